@@ -1,0 +1,3 @@
+from emailsync.cli import main
+
+main()

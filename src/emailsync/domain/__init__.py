@@ -1,0 +1,1 @@
+"""Pure domain logic: no sockets, no SQL, no third-party imports."""
