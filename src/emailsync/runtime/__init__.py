@@ -1,0 +1,1 @@
+"""Processes: the long-running worker loop. Only this layer waits, sleeps and retries."""

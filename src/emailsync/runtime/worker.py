@@ -1,0 +1,110 @@
+"""Keep accounts in sync while the product runs: a pass, then wait for new mail.
+
+Between passes the worker IDLEs on the Inbox (RFC 2177), so new mail there starts the
+next pass at once; other folders are picked up by the pass that follows at the latest
+after `poll_seconds`. A transient failure (dropped connection, server busy) is retried
+with exponential backoff; an account that needs the user (wrong password, TLS) is left
+alone until its settings change.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from emailsync.config import Settings
+from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
+from emailsync.store import accounts as account_store
+from emailsync.sync.account_sync import PassResult, open_session, sync_account
+
+log = logging.getLogger("emailsync.worker")
+
+MAX_BACKOFF = 300.0
+
+
+def run_account(
+    settings: Settings,
+    engine: sa.Engine,
+    account_id: int,
+    *,
+    stop: threading.Event,
+    poll_seconds: float = 60.0,
+    on_pass: Callable[[PassResult], None] | None = None,
+) -> None:
+    """Sync one account until `stop` is set or it needs the user to reconnect."""
+    backoff = 5.0
+    while not stop.is_set():
+        with engine.connect() as conn:
+            account = account_store.find_account(conn, str(account_id))
+        try:
+            session = open_session(settings, account)
+        except ConnectionSetupError as exc:
+            log.error("%s", exc)
+            with engine.begin() as conn:
+                account_store.set_state(conn, account.id, "needs_reconnect", error=str(exc))
+            return
+        except TransientError as exc:
+            log.warning("%s; retrying in %.0f s", exc, backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+            continue
+        try:
+            while not stop.is_set():
+                with engine.connect() as conn:
+                    account = account_store.find_account(conn, str(account_id))
+                result = sync_account(settings, engine, account, session=session)
+                backoff = 5.0
+                if on_pass:
+                    on_pass(result)
+                _wait_for_mail(session, stop, poll_seconds)
+        except ConnectionSetupError as exc:
+            log.error("%s", exc)
+            return
+        except EmailsyncError as exc:
+            log.warning("%s; reconnecting in %.0f s", exc, backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+        finally:
+            session.close()
+
+
+def _wait_for_mail(session: object, stop: threading.Event, poll_seconds: float) -> None:
+    """IDLE on the Inbox in short slices so a stop request is noticed within a second."""
+    deadline = time.monotonic() + poll_seconds
+    try:
+        session.select("INBOX")  # type: ignore[attr-defined]
+    except EmailsyncError:
+        stop.wait(poll_seconds)
+        return
+    while not stop.is_set() and time.monotonic() < deadline:
+        if session.idle_wait(timeout=1.0):  # type: ignore[attr-defined]
+            return
+
+
+def run_all(
+    settings: Settings, engine: sa.Engine, *, stop: threading.Event, poll_seconds: float = 60.0
+) -> None:
+    """One thread per account; new accounts are picked up every `poll_seconds`."""
+    threads: dict[int, threading.Thread] = {}
+    while not stop.is_set():
+        with engine.connect() as conn:
+            ids = [a.id for a in account_store.list_accounts(conn) if a.state != "needs_reconnect"]
+        for account_id in ids:
+            if account_id in threads and threads[account_id].is_alive():
+                continue
+            thread = threading.Thread(
+                target=run_account,
+                args=(settings, engine, account_id),
+                kwargs={"stop": stop, "poll_seconds": poll_seconds},
+                name=f"account-{account_id}",
+                daemon=True,
+            )
+            threads[account_id] = thread
+            thread.start()
+        stop.wait(poll_seconds)
+    for thread in threads.values():
+        thread.join(timeout=10)

@@ -1,0 +1,280 @@
+"""Mail accounts, their sync conditions and per-folder sync state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from emailsync.domain.addresses import normalize_email
+from emailsync.domain.conditions import FutureMode, PastScope, SyncConditions
+from emailsync.domain.model import FolderRole, ServerFolder
+from emailsync.domain.window import SyncFrom
+from emailsync.errors import UsageError
+from emailsync.store.tables import accounts, folders, message_locations, users
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    host: str
+    port: int
+    security: str  # ssl | starttls | plain
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    user_id: int
+    user_email: str
+    email: str
+    imap: Endpoint
+    smtp: Endpoint | None
+    username: str
+    password_secret: str
+    aliases: tuple[str, ...]
+    conditions: SyncConditions
+    state: str
+    sync_started_at: datetime | None
+    last_sync_at: datetime | None
+    last_error: str | None
+
+    @property
+    def own_emails(self) -> frozenset[str]:
+        return frozenset({self.email, *self.aliases})
+
+    def password_context(self) -> str:
+        """What the encrypted password is bound to: it cannot be replayed on another row."""
+        return f"account:{self.id}:imap-password"
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    id: int
+    account_id: int
+    name: str
+    role: FolderRole
+    server_messages: int | None
+    uidvalidity: int | None
+    uid_cursor: int
+    uidnext: int | None
+    highestmodseq: int | None
+    window_start: datetime | None
+    remapping: bool
+    last_sync_at: datetime | None
+    last_error: str | None
+
+
+def _account(row: sa.Row) -> Account:
+    smtp = Endpoint(row.smtp_host, row.smtp_port, row.smtp_security) if row.smtp_host else None
+    return Account(
+        id=row.id,
+        user_id=row.user_id,
+        user_email=row.user_email,
+        email=row.email,
+        imap=Endpoint(row.imap_host, row.imap_port, row.imap_security),
+        smtp=smtp,
+        username=row.username,
+        password_secret=row.password_secret,
+        aliases=tuple(row.aliases),
+        conditions=SyncConditions(
+            sync_from=SyncFrom(row.sync_from),
+            past_scope=PastScope(row.past_scope),
+            folders=tuple(row.folders),
+            future=FutureMode(row.future_mode),
+            track_opens=row.track_opens,
+            track_links=row.track_links,
+        ),
+        state=row.state,
+        sync_started_at=row.sync_started_at,
+        last_sync_at=row.last_sync_at,
+        last_error=row.last_error,
+    )
+
+
+def _select_accounts() -> sa.Select:
+    return sa.select(accounts, users.c.email.label("user_email")).join(
+        users, users.c.id == accounts.c.user_id
+    )
+
+
+def create_account(
+    conn: sa.Connection,
+    *,
+    user_id: int,
+    email: str,
+    imap: Endpoint,
+    smtp: Endpoint | None,
+    username: str,
+    conditions: SyncConditions,
+) -> int:
+    """Insert the account row; the caller stores the encrypted password right after,
+    in the same transaction, because the ciphertext is bound to the new id."""
+    exists = conn.execute(
+        sa.select(accounts.c.id).where(accounts.c.user_id == user_id, accounts.c.email == email)
+    ).first()
+    if exists:
+        raise UsageError(f"{email} is connected already (account {exists.id})")
+    return conn.execute(
+        accounts.insert().values(
+            user_id=user_id,
+            email=email,
+            imap_host=imap.host,
+            imap_port=imap.port,
+            imap_security=imap.security,
+            smtp_host=smtp.host if smtp else None,
+            smtp_port=smtp.port if smtp else None,
+            smtp_security=smtp.security if smtp else None,
+            username=username,
+            password_secret="",
+            aliases=[],
+            sync_from=conditions.sync_from.value,
+            past_scope=conditions.past_scope.value,
+            folders=list(conditions.folders),
+            future_mode=conditions.future.value,
+            track_opens=conditions.track_opens,
+            track_links=conditions.track_links,
+            state="new",
+            created_at=datetime.now(UTC),
+        )
+    ).inserted_primary_key[0]
+
+
+def set_password_secret(conn: sa.Connection, account_id: int, secret: str) -> None:
+    conn.execute(
+        accounts.update().where(accounts.c.id == account_id).values(password_secret=secret)
+    )
+
+
+def find_account(conn: sa.Connection, ref: str) -> Account:
+    """An account by its id or its email address (the CLI's ACCOUNT argument)."""
+    query = _select_accounts()
+    if ref.isdigit():
+        rows = conn.execute(query.where(accounts.c.id == int(ref))).all()
+    else:
+        rows = conn.execute(query.where(accounts.c.email == normalize_email(ref))).all()
+    if not rows:
+        raise UsageError(f"No account {ref}: see `emailsync accounts list`")
+    if len(rows) > 1:
+        ids = ", ".join(str(r.id) for r in rows)
+        raise UsageError(f"{ref} is connected by several users (accounts {ids}): use the id")
+    return _account(rows[0])
+
+
+def list_accounts(conn: sa.Connection) -> list[Account]:
+    return [_account(r) for r in conn.execute(_select_accounts().order_by(accounts.c.id))]
+
+
+def configure(conn: sa.Connection, account_id: int, conditions: SyncConditions) -> None:
+    conn.execute(
+        accounts.update()
+        .where(accounts.c.id == account_id)
+        .values(
+            sync_from=conditions.sync_from.value,
+            past_scope=conditions.past_scope.value,
+            folders=list(conditions.folders),
+            future_mode=conditions.future.value,
+            track_opens=conditions.track_opens,
+            track_links=conditions.track_links,
+        )
+    )
+
+
+def mark_sync_started(conn: sa.Connection, account_id: int, moment: datetime) -> datetime:
+    """Fix the moment the first sync started: every window is counted back from it."""
+    conn.execute(
+        accounts.update()
+        .where(accounts.c.id == account_id, accounts.c.sync_started_at.is_(None))
+        .values(sync_started_at=moment)
+    )
+    return conn.execute(
+        sa.select(accounts.c.sync_started_at).where(accounts.c.id == account_id)
+    ).scalar_one()
+
+
+def set_state(
+    conn: sa.Connection,
+    account_id: int,
+    state: str,
+    *,
+    error: str | None = None,
+    synced_at: datetime | None = None,
+) -> None:
+    values: dict[str, object] = {"state": state, "last_error": error}
+    if synced_at is not None:
+        values["last_sync_at"] = synced_at
+    conn.execute(accounts.update().where(accounts.c.id == account_id).values(**values))
+
+
+# -- folders -------------------------------------------------------------------------
+
+
+def _folder(row: sa.Row) -> Folder:
+    return Folder(
+        id=row.id,
+        account_id=row.account_id,
+        name=row.name,
+        role=FolderRole(row.role),
+        server_messages=row.server_messages,
+        uidvalidity=row.uidvalidity,
+        uid_cursor=row.uid_cursor,
+        uidnext=row.uidnext,
+        highestmodseq=row.highestmodseq,
+        window_start=row.window_start,
+        remapping=row.remapping,
+        last_sync_at=row.last_sync_at,
+        last_error=row.last_error,
+    )
+
+
+def record_server_folders(
+    conn: sa.Connection, account_id: int, server: Sequence[ServerFolder]
+) -> dict[str, Folder]:
+    """Remember every folder the server lists (with its role), keeping sync state."""
+    known = {
+        r.name: r
+        for r in conn.execute(sa.select(folders).where(folders.c.account_id == account_id))
+    }
+    for f in server:
+        if f.name not in known:
+            conn.execute(folders.insert().values(account_id=account_id, name=f.name, role=f.role))
+        elif known[f.name].role != f.role:
+            conn.execute(
+                folders.update().where(folders.c.id == known[f.name].id).values(role=f.role)
+            )
+    return {f.name: f for f in list_folders(conn, account_id)}
+
+
+def list_folders(conn: sa.Connection, account_id: int) -> list[Folder]:
+    rows = conn.execute(
+        sa.select(folders).where(folders.c.account_id == account_id).order_by(folders.c.name)
+    )
+    return [_folder(r) for r in rows]
+
+
+def get_folder(conn: sa.Connection, folder_id: int) -> Folder:
+    return _folder(conn.execute(sa.select(folders).where(folders.c.id == folder_id)).one())
+
+
+def update_folder(conn: sa.Connection, folder_id: int, **values: object) -> None:
+    conn.execute(folders.update().where(folders.c.id == folder_id).values(**values))
+
+
+def start_remap(conn: sa.Connection, folder_id: int, uidvalidity: int) -> None:
+    """UIDVALIDITY changed: every stored UID of the folder is meaningless now.
+
+    Locations are dropped but their messages stay (with their links); the folder is
+    read again from UID 1 and each message found is matched back by its dedup key.
+    Orphan messages are only cleaned up once no folder is remapping.
+    """
+    conn.execute(message_locations.delete().where(message_locations.c.folder_id == folder_id))
+    update_folder(
+        conn,
+        folder_id,
+        uidvalidity=uidvalidity,
+        uid_cursor=0,
+        uidnext=None,
+        highestmodseq=None,
+        remapping=True,
+    )

@@ -1,0 +1,75 @@
+"""Engine factory and schema upgrades.
+
+SQLite is the default (one file in the data directory, WAL so readers never block the
+sync writer); PostgreSQL when EMAILSYNC_DATABASE_URL says so. Migrations run on open:
+a cheap look at alembic_version first, so a CLI call that finds the schema current
+never imports Alembic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from emailsync.config import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling defers BEGIN; emit it ourselves so a
+        # writer takes the lock at the start of its transaction (no upgrade deadlocks).
+        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see above)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def head_revision() -> str:
+    """The newest migration, read from the file names (NNNN_*.py) without Alembic."""
+    names = sorted(p.name for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+    return names[-1].split("_", 1)[0]
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def upgrade(engine: sa.Engine) -> None:
+    """Bring the schema to the newest migration; a no-op when it is there already."""
+    if current_revision(engine) == head_revision():
+        return
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def open_database(settings: Settings) -> sa.Engine:
+    """The engine for these settings, with the schema brought up to date."""
+    if settings.is_sqlite:
+        settings.home.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.database_url)
+    upgrade(engine)
+    return engine

@@ -1,0 +1,394 @@
+"""Messages, their locations in folders, and the batch write that moves a folder cursor.
+
+`write_batch` is the one place where synced mail enters the store: new messages, new
+locations of known messages and the folder's new cursor are written in one
+transaction, so a sync killed at any instant has either all of a batch or none of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from emailsync.domain.model import FetchedMessage, ParsedMessage
+from emailsync.store.tables import (
+    accounts,
+    folders,
+    message_addresses,
+    message_locations,
+    message_raw,
+    messages,
+    person_emails,
+    persons,
+)
+
+ADDRESS_FIELDS = ("from", "sender", "reply_to", "to", "cc", "bcc")
+
+
+def dedup_key(message_id: str, raw: bytes | None) -> str | None:
+    """What makes two copies the same message: the Message-ID, else the exact bytes.
+
+    None when the Message-ID is missing and the bytes are not fetched yet."""
+    if message_id:
+        return "<" + message_id + ">"
+    if raw is None:
+        return None
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    key: str
+    fetched: FetchedMessage
+    parsed: ParsedMessage
+    direction: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewLocation:
+    """A message already stored (under `key`) seen at another UID or folder."""
+
+    key: str
+    fetched: FetchedMessage
+
+
+def known_keys(conn: sa.Connection, account_id: int, keys: Iterable[str]) -> dict[str, int]:
+    wanted = list(set(keys))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = conn.execute(
+            sa.select(messages.c.dedup_key, messages.c.id).where(
+                messages.c.account_id == account_id, messages.c.dedup_key.in_(chunk)
+            )
+        )
+        found.update({r.dedup_key: r.id for r in rows})
+    return found
+
+
+def write_batch(
+    conn: sa.Connection,
+    *,
+    account_id: int,
+    folder_id: int,
+    new_messages: Sequence[NewMessage],
+    new_locations: Sequence[NewLocation],
+    cursor: int,
+    folder_values: dict[str, object] | None = None,
+) -> int:
+    """Store a batch and move the folder cursor to `cursor`, atomically. Returns the
+    number of messages created."""
+    now = datetime.now(UTC)
+    ids = known_keys(
+        conn, account_id, [m.key for m in new_messages] + [loc.key for loc in new_locations]
+    )
+    created = 0
+    for item in new_messages:
+        if item.key in ids:  # a copy seen earlier in this batch, or a replayed batch
+            continue
+        ids[item.key] = _insert_message(conn, account_id, item, now)
+        created += 1
+    location_rows = [
+        {
+            "message_id": ids[item.key],
+            "folder_id": folder_id,
+            "uid": item.fetched.uid,
+            "flags": _flags(item.fetched.flags),
+            "modseq": item.fetched.modseq,
+        }
+        for item in (*new_messages, *new_locations)
+        if item.key in ids
+    ]
+    _insert_locations(conn, folder_id, location_rows)
+    values = dict(folder_values or {})
+    values["uid_cursor"] = cursor
+    conn.execute(folders.update().where(folders.c.id == folder_id).values(**values))
+    return created
+
+
+def _flags(flags: Iterable[str]) -> str:
+    return " ".join(sorted(set(flags)))
+
+
+def _insert_message(conn: sa.Connection, account_id: int, item: NewMessage, now: datetime) -> int:
+    parsed, fetched = item.parsed, item.fetched
+    people = parsed.participants
+    groups = {
+        "from": people.from_,
+        "sender": people.sender,
+        "reply_to": people.reply_to,
+        "to": people.to,
+        "cc": people.cc,
+        "bcc": people.bcc,
+    }
+    sender = people.from_[0] if people.from_ else None
+    raw = fetched.raw or b""
+    message_id = conn.execute(
+        messages.insert().values(
+            account_id=account_id,
+            dedup_key=item.key,
+            message_id=parsed.message_id,
+            in_reply_to=parsed.in_reply_to,
+            reference_ids=list(parsed.references),
+            thread_id=_thread_of(conn, account_id, parsed),
+            date=parsed.date,
+            internaldate=fetched.internaldate,
+            subject=parsed.subject,
+            from_email=sender.email if sender else "",
+            from_name=sender.name if sender else "",
+            addresses={k: [[a.email, a.name] for a in v] for k, v in groups.items() if v},
+            text_body=parsed.text_body,
+            html_body=parsed.html_body,
+            attachments=[
+                {
+                    "filename": a.filename,
+                    "content_type": a.content_type,
+                    "size": a.size,
+                    "content_id": a.content_id,
+                    "inline": a.inline,
+                }
+                for a in parsed.attachments
+            ],
+            defects=list(parsed.defects),
+            direction=item.direction,
+            size=fetched.size or len(raw),
+            raw_sha256=hashlib.sha256(raw).hexdigest(),
+            created_at=now,
+        )
+    ).inserted_primary_key[0]
+    conn.execute(message_raw.insert().values(message_id=message_id, data=raw))
+    address_rows = {(field, a.email) for field, group in groups.items() for a in group if a.email}
+    if address_rows:
+        conn.execute(
+            message_addresses.insert(),
+            [{"message_id": message_id, "field": f, "email": e} for f, e in sorted(address_rows)],
+        )
+    conn.execute(
+        messages.update()
+        .where(messages.c.id == message_id, messages.c.thread_id.is_(None))
+        .values(thread_id=message_id)
+    )
+    return message_id
+
+
+def _thread_of(conn: sa.Connection, account_id: int, parsed: ParsedMessage) -> int | None:
+    """The thread of the nearest stored ancestor (References, In-Reply-To).
+
+    A placeholder for the JWZ threader of the CRM layer: it only joins a message to an
+    ancestor that is stored already, so arrival order can matter."""
+    ancestors = [*reversed(parsed.references), parsed.in_reply_to]
+    ancestors = [a for a in ancestors if a]
+    if not ancestors:
+        return None
+    rows = conn.execute(
+        sa.select(messages.c.message_id, messages.c.thread_id).where(
+            messages.c.account_id == account_id, messages.c.message_id.in_(ancestors)
+        )
+    ).all()
+    by_id = {r.message_id: r.thread_id for r in rows}
+    for ancestor in ancestors:
+        if by_id.get(ancestor):
+            return by_id[ancestor]
+    return None
+
+
+def _insert_locations(conn: sa.Connection, folder_id: int, rows: list[dict]) -> None:
+    if not rows:
+        return
+    existing = set(
+        conn.execute(
+            sa.select(message_locations.c.uid).where(
+                message_locations.c.folder_id == folder_id,
+                message_locations.c.uid.in_([r["uid"] for r in rows]),
+            )
+        ).scalars()
+    )
+    fresh = [r for r in rows if r["uid"] not in existing]
+    if fresh:
+        conn.execute(message_locations.insert(), fresh)
+
+
+def folder_uids(conn: sa.Connection, folder_id: int) -> list[int]:
+    return list(
+        conn.execute(
+            sa.select(message_locations.c.uid)
+            .where(message_locations.c.folder_id == folder_id)
+            .order_by(message_locations.c.uid)
+        ).scalars()
+    )
+
+
+def folder_flags(conn: sa.Connection, folder_id: int) -> dict[int, str]:
+    rows = conn.execute(
+        sa.select(message_locations.c.uid, message_locations.c.flags).where(
+            message_locations.c.folder_id == folder_id
+        )
+    )
+    return {r.uid: r.flags for r in rows}
+
+
+def set_flags(
+    conn: sa.Connection, folder_id: int, changes: Iterable[tuple[int, Iterable[str], int | None]]
+) -> int:
+    """Apply server flags to stored locations; UIDs we do not hold are ignored."""
+    rows = [
+        {"b_uid": uid, "b_flags": _flags(flags), "b_modseq": modseq}
+        for uid, flags, modseq in changes
+    ]
+    if not rows:
+        return 0
+    stmt = (
+        message_locations.update()
+        .where(
+            message_locations.c.folder_id == folder_id,
+            message_locations.c.uid == sa.bindparam("b_uid"),
+        )
+        .values(flags=sa.bindparam("b_flags"), modseq=sa.bindparam("b_modseq"))
+    )
+    return conn.execute(stmt, rows).rowcount or 0
+
+
+def remove_uids(conn: sa.Connection, folder_id: int, uids: Iterable[int]) -> int:
+    """The server expunged these UIDs: drop the locations (messages go with the last one)."""
+    uid_list = list(uids)
+    removed = 0
+    for start in range(0, len(uid_list), 500):
+        chunk = uid_list[start : start + 500]
+        removed += (
+            conn.execute(
+                message_locations.delete().where(
+                    message_locations.c.folder_id == folder_id,
+                    message_locations.c.uid.in_(chunk),
+                )
+            ).rowcount
+            or 0
+        )
+    return removed
+
+
+def delete_orphans(conn: sa.Connection, account_id: int) -> int:
+    """Delete messages of the account that no synced folder holds any more."""
+    orphan_ids = (
+        sa.select(messages.c.id)
+        .where(messages.c.account_id == account_id)
+        .where(~sa.exists().where(message_locations.c.message_id == messages.c.id))
+    )
+    return conn.execute(messages.delete().where(messages.c.id.in_(orphan_ids))).rowcount or 0
+
+
+def forget_folders(conn: sa.Connection, account_id: int, keep: Iterable[str]) -> None:
+    """Locations in folders that are no longer synced (or gone from the server) are dropped."""
+    stale = sa.select(folders.c.id).where(
+        folders.c.account_id == account_id, folders.c.name.not_in(list(keep))
+    )
+    conn.execute(message_locations.delete().where(message_locations.c.folder_id.in_(stale)))
+    conn.execute(
+        folders.update()
+        .where(folders.c.id.in_(stale))
+        .values(uidvalidity=None, uid_cursor=0, uidnext=None, highestmodseq=None, remapping=False)
+    )
+
+
+# -- reading -------------------------------------------------------------------------
+
+
+def list_messages(conn: sa.Connection, account_id: int) -> list[dict[str, object]]:
+    """One dict per message, the shape of `emailsync messages list --json`."""
+    own = conn.execute(
+        sa.select(accounts.c.email, accounts.c.aliases).where(accounts.c.id == account_id)
+    ).one()
+    own_emails = {own.email, *own.aliases}
+    rows = conn.execute(
+        sa.select(
+            messages.c.id,
+            messages.c.message_id,
+            messages.c.subject,
+            messages.c.from_email,
+            messages.c.from_name,
+            messages.c.addresses,
+            messages.c.date,
+            messages.c.internaldate,
+            messages.c.direction,
+            messages.c.thread_id,
+            messages.c.size,
+            messages.c.defects,
+            messages.c.attachments,
+        )
+        .where(messages.c.account_id == account_id)
+        .order_by(messages.c.internaldate, messages.c.id)
+    ).all()
+    locations: dict[int, list[tuple[str, str]]] = {}
+    for loc in conn.execute(
+        sa.select(message_locations.c.message_id, folders.c.name, message_locations.c.flags)
+        .join(folders, folders.c.id == message_locations.c.folder_id)
+        .where(folders.c.account_id == account_id)
+        .order_by(folders.c.name)
+    ):
+        locations.setdefault(loc.message_id, []).append((loc.name, loc.flags))
+    contacts: dict[int, list[dict[str, object]]] = {}
+    for link in conn.execute(
+        sa.select(
+            message_addresses.c.message_id,
+            persons.c.id,
+            persons.c.name,
+            message_addresses.c.email,
+        )
+        .distinct()
+        .join(person_emails, person_emails.c.email == message_addresses.c.email)
+        .join(persons, persons.c.id == person_emails.c.person_id)
+        .join(messages, messages.c.id == message_addresses.c.message_id)
+        .where(messages.c.account_id == account_id)
+        .order_by(persons.c.id)
+    ):
+        if link.email in own_emails:
+            continue
+        entry = {"id": link.id, "name": link.name, "email": link.email}
+        bucket = contacts.setdefault(link.message_id, [])
+        if entry not in bucket:
+            bucket.append(entry)
+    result = []
+    for r in rows:
+        addrs = r.addresses or {}
+        flags = sorted({f for _, fl in locations.get(r.id, []) for f in fl.split() if f})
+        result.append(
+            {
+                "id": r.id,
+                "message_id": r.message_id,
+                "subject": r.subject,
+                "from": r.from_email,
+                "from_name": r.from_name,
+                "to": [a[0] for a in addrs.get("to", [])],
+                "cc": [a[0] for a in addrs.get("cc", [])],
+                "date": (r.date or r.internaldate).isoformat(),
+                "internaldate": r.internaldate.isoformat(),
+                "direction": r.direction,
+                "folders": [name for name, _ in locations.get(r.id, [])],
+                "flags": flags,
+                "thread_id": r.thread_id,
+                "contacts": contacts.get(r.id, []),
+                "size": r.size,
+                "attachments": [a["filename"] for a in r.attachments],
+                "defects": r.defects,
+            }
+        )
+    return result
+
+
+def raw_message(conn: sa.Connection, message_pk: int) -> bytes | None:
+    return conn.execute(
+        sa.select(message_raw.c.data).where(message_raw.c.message_id == message_pk)
+    ).scalar()
+
+
+def folder_counts(conn: sa.Connection, account_id: int) -> dict[int, int]:
+    rows = conn.execute(
+        sa.select(message_locations.c.folder_id, sa.func.count())
+        .join(folders, folders.c.id == message_locations.c.folder_id)
+        .where(folders.c.account_id == account_id)
+        .group_by(message_locations.c.folder_id)
+    )
+    return {r[0]: r[1] for r in rows}

@@ -1,0 +1,1 @@
+"""The only layer that joins IMAP, MIME parsing and the store."""

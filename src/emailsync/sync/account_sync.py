@@ -1,0 +1,135 @@
+"""One pass over an account: connect, list folders, sync each chosen folder.
+
+A pass is what `emailsync sync --once` runs and what the worker repeats. Errors are
+sorted by the error tree: a connection the user must fix stops the account and says
+why; a dropped connection ends the pass (what committed stays) and is retried; a
+folder that fails (deleted meanwhile, refused by the server) is recorded on the
+folder and the other folders go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from emailsync.config import Settings
+from emailsync.domain.conditions import folder_window_start, folders_to_sync, selected_folders
+from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
+from emailsync.imap.connection import connect
+from emailsync.imap.session import ImapSession
+from emailsync.store import accounts as account_store
+from emailsync.store import directory
+from emailsync.store import messages as message_store
+from emailsync.store.accounts import Account
+from emailsync.store.crypto import SecretBox
+from emailsync.sync.folder_sync import AccountContext, FolderResult, sync_folder
+from emailsync.sync.progress import Progress, SilentProgress
+
+
+@dataclass(slots=True)
+class PassResult:
+    folders: dict[str, FolderResult] = field(default_factory=dict)
+    folder_errors: dict[str, str] = field(default_factory=dict)
+    orphans_removed: int = 0
+
+    @property
+    def new_messages(self) -> int:
+        return sum(r.new_messages for r in self.folders.values())
+
+
+def open_session(settings: Settings, account: Account) -> ImapSession:
+    password = SecretBox.from_environment(settings.home).decrypt(
+        account.password_secret, context=account.password_context()
+    )
+    return connect(
+        account.imap.host,
+        account.imap.port,
+        account.imap.security,
+        account.username,
+        password,
+        email=account.email,
+        cafile=settings.ca_file,
+    )
+
+
+def sync_account(
+    settings: Settings,
+    engine: sa.Engine,
+    account: Account,
+    *,
+    progress: Progress | None = None,
+    session: ImapSession | None = None,
+) -> PassResult:
+    """Run one full pass. Raises ConnectionSetupError / TransientError after recording
+    them on the account, so the caller can show the sentence and decide to retry."""
+    progress = progress or SilentProgress()
+    own_session = session is None
+    try:
+        if session is None:
+            session = open_session(settings, account)
+        return _pass(engine, account, session, progress)
+    except ConnectionSetupError as exc:
+        _record(engine, account.id, "needs_reconnect", str(exc))
+        raise
+    except TransientError as exc:
+        _record(engine, account.id, "error", str(exc))
+        raise
+    finally:
+        if own_session and session is not None:
+            session.close()
+
+
+def _record(engine: sa.Engine, account_id: int, state: str, error: str) -> None:
+    with engine.begin() as conn:
+        account_store.set_state(conn, account_id, state, error=error)
+
+
+def _pass(
+    engine: sa.Engine, account: Account, session: ImapSession, progress: Progress
+) -> PassResult:
+    server = session.list_folders()
+    with engine.begin() as conn:
+        started_at = account_store.mark_sync_started(conn, account.id, datetime.now(UTC))
+        account_store.set_state(conn, account.id, "syncing", error=None)
+        stored = account_store.record_server_folders(conn, account.id, server)
+        contacts = directory.contact_emails(conn)
+    chosen = set(selected_folders(account.conditions, server))
+    names = folders_to_sync(account.conditions, server)
+    with engine.begin() as conn:
+        message_store.forget_folders(conn, account.id, keep=names)
+    ctx = AccountContext(
+        account_id=account.id,
+        conditions=account.conditions,
+        started_at=started_at,
+        own_emails=account.own_emails,
+        contact_emails=contacts,
+    )
+    result = PassResult()
+    for name in names:
+        try:
+            result.folders[name] = sync_folder(
+                session,
+                engine,
+                ctx,
+                stored[name],
+                window_start=folder_window_start(
+                    account.conditions, started_at, selected=name in chosen
+                ),
+                progress=progress,
+            )
+        except (ConnectionSetupError, TransientError):
+            raise
+        except EmailsyncError as exc:
+            result.folder_errors[name] = str(exc)
+            with engine.begin() as conn:
+                account_store.update_folder(conn, stored[name].id, last_error=str(exc))
+    with engine.begin() as conn:
+        if not any(f.remapping for f in account_store.list_folders(conn, account.id)):
+            result.orphans_removed = message_store.delete_orphans(conn, account.id)
+        error = "; ".join(f"{k}: {v}" for k, v in result.folder_errors.items()) or None
+        account_store.set_state(
+            conn, account.id, "active", error=error, synced_at=datetime.now(UTC)
+        )
+    return result

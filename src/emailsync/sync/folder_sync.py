@@ -1,0 +1,322 @@
+"""Sync one folder: the state machine that keeps a folder's copy in the store exact.
+
+    SELECT ──► uidvalidity unknown ──► START (window fixed, cursor 0) ─┐
+           ├─► uidvalidity changed ──► REMAP (locations dropped,      │
+           │                           cursor 0, messages kept) ──────┤
+           └─► same uidvalidity ─────► CHANGES on UIDs <= cursor ─────┤
+                                       (flags, expunges)               ▼
+                                                     NEW: UIDs > cursor in the window,
+                                                     in batches; each batch commits its
+                                                     messages AND the cursor together
+
+Why it is safe to kill at any instant: the only state that says "done up to here" is
+folders.uid_cursor, and it moves in the same transaction as the messages it covers.
+Replaying a batch finds its messages by dedup key and its locations by (folder, uid),
+so nothing is doubled; nothing past the cursor was promised, so nothing is lost.
+
+Why headers come first: a light FETCH (dates, sizes, flags, a few header fields)
+decides per message whether the body is needed at all: outside the window, not
+involving a contact (contacts scope), or known already from another folder or before a
+UIDVALIDITY change. Bodies are then fetched in chunks bounded in bytes, so memory does
+not grow with the mailbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from emailsync.domain.conditions import SyncConditions, involves_contact, needs_contact
+from emailsync.domain.direction import direction
+from emailsync.domain.model import (
+    FetchedMessage,
+    FolderStatus,
+    HeaderSummary,
+    ParsedMessage,
+    Participants,
+)
+from emailsync.imap.session import ImapSession
+from emailsync.mime.parse import parse_header_summary, parse_message
+from emailsync.store import accounts as account_store
+from emailsync.store import messages as message_store
+from emailsync.store.accounts import Folder
+from emailsync.sync.progress import Progress
+
+HEADER_BATCH = 500  # UIDs per light FETCH
+BODY_CHUNK_BYTES = 8 * 1024 * 1024  # bodies per commit, by RFC822.SIZE
+FLAG_BATCH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class AccountContext:
+    """What every folder of one account pass shares."""
+
+    account_id: int
+    conditions: SyncConditions
+    started_at: datetime
+    own_emails: frozenset[str]
+    contact_emails: frozenset[str]
+
+
+@dataclass(slots=True)
+class FolderResult:
+    new_messages: int = 0
+    new_locations: int = 0
+    skipped: int = 0
+    flag_updates: int = 0
+    removed: int = 0
+
+
+def sync_folder(
+    session: ImapSession,
+    engine: sa.Engine,
+    ctx: AccountContext,
+    folder: Folder,
+    *,
+    window_start: datetime,
+    progress: Progress,
+) -> FolderResult:
+    result = FolderResult()
+    status = session.select(folder.name)
+    folder = _prepare(engine, folder, status, window_start)
+    if folder.uid_cursor > 0:
+        _apply_changes(session, engine, folder, status, result)
+    _fetch_new(session, engine, ctx, folder, status, result, progress)
+    return result
+
+
+def _prepare(
+    engine: sa.Engine, folder: Folder, status: FolderStatus, window_start: datetime
+) -> Folder:
+    with engine.begin() as conn:
+        if folder.uidvalidity is None:
+            account_store.update_folder(
+                conn,
+                folder.id,
+                uidvalidity=status.uidvalidity,
+                uid_cursor=0,
+                window_start=folder.window_start or window_start,
+                remapping=False,
+            )
+        elif folder.uidvalidity != status.uidvalidity:
+            account_store.start_remap(conn, folder.id, status.uidvalidity)
+        return account_store.get_folder(conn, folder.id)
+
+
+def _apply_changes(
+    session: ImapSession,
+    engine: sa.Engine,
+    folder: Folder,
+    status: FolderStatus,
+    result: FolderResult,
+) -> None:
+    """Flags and expunges of the UIDs we hold (RFC 7162 when offered, else a full scan)."""
+    caps = session.capabilities
+    if caps.condstore and folder.highestmodseq is not None and status.highestmodseq is not None:
+        if status.highestmodseq == folder.highestmodseq:
+            return
+        changes, vanished = session.changes_since(folder.highestmodseq)
+        flag_rows = [(c.uid, c.flags, c.modseq) for c in changes if c.uid <= folder.uid_cursor]
+        with engine.connect() as conn:
+            stored = message_store.folder_uids(conn, folder.id)
+        if vanished is None:
+            gone = sorted(set(stored) - set(session.all_uids()))
+        else:
+            held = set(stored)
+            gone = [uid for uid in vanished if uid in held]
+    else:
+        with engine.connect() as conn:
+            known_flags = message_store.folder_flags(conn, folder.id)
+        on_server = set(session.all_uids())
+        gone = sorted(set(known_flags) - on_server)
+        present = sorted(set(known_flags) & on_server)
+        flag_rows = []
+        for start in range(0, len(present), FLAG_BATCH):
+            for change in session.fetch_flags(present[start : start + FLAG_BATCH]):
+                if " ".join(sorted(set(change.flags))) != known_flags.get(change.uid):
+                    flag_rows.append((change.uid, change.flags, change.modseq))
+    with engine.begin() as conn:
+        result.flag_updates += message_store.set_flags(conn, folder.id, flag_rows)
+        result.removed += message_store.remove_uids(conn, folder.id, gone)
+        account_store.update_folder(conn, folder.id, highestmodseq=status.highestmodseq)
+
+
+def _fetch_new(
+    session: ImapSession,
+    engine: sa.Engine,
+    ctx: AccountContext,
+    folder: Folder,
+    status: FolderStatus,
+    result: FolderResult,
+    progress: Progress,
+) -> None:
+    assert folder.window_start is not None
+    done_values: dict[str, object] = {
+        "uidnext": status.uidnext,
+        "server_messages": status.exists,
+        "last_sync_at": datetime.now(UTC),
+        "last_error": None,
+        "remapping": False,
+    }
+    if folder.highestmodseq is None:
+        done_values["highestmodseq"] = status.highestmodseq
+    nothing_new = folder.uidnext == status.uidnext and not folder.remapping
+    candidates = [] if nothing_new else _candidates(session, folder)
+    progress.folder_started(folder.name, len(candidates))
+    if not candidates:
+        with engine.begin() as conn:
+            account_store.update_folder(conn, folder.id, **done_values)
+        progress.folder_finished(folder.name)
+        return
+    for start in range(0, len(candidates), HEADER_BATCH):
+        batch = candidates[start : start + HEADER_BATCH]
+        last_batch = start + HEADER_BATCH >= len(candidates)
+        metas = session.fetch_messages(batch, headers_only=True)
+        for group, group_end in _plan_groups(engine, ctx, folder, metas, batch, result):
+            final = last_batch and group_end == batch[-1]
+            _store_group(
+                session,
+                engine,
+                ctx,
+                folder,
+                group,
+                group_end,
+                result,
+                done_values if final else None,
+            )
+            progress.advanced(folder.name, group.count)
+    progress.folder_finished(folder.name)
+
+
+def _candidates(session: ImapSession, folder: Folder) -> list[int]:
+    assert folder.window_start is not None
+    # SEARCH SINCE has day granularity in the server's zone: ask a day early, then
+    # filter by the exact INTERNALDATE (RFC 3501 §6.4.4).
+    since = (folder.window_start - timedelta(days=1)).date()
+    return sorted(uid for uid in session.search_uids(folder.uid_cursor + 1, since) if uid > 0)
+
+
+@dataclass(slots=True)
+class _Group:
+    """Consecutive UIDs whose outcome commits together."""
+
+    bodies: list[tuple[FetchedMessage, HeaderSummary]]
+    locations: list[message_store.NewLocation]
+    body_bytes: int = 0
+    count: int = 0
+
+
+def _plan_groups(
+    engine: sa.Engine,
+    ctx: AccountContext,
+    folder: Folder,
+    metas: Sequence[FetchedMessage],
+    batch: Sequence[int],
+    result: FolderResult,
+) -> Iterator[tuple[_Group, int]]:
+    """Decide per message: skip, add a location to a known message, or fetch the body.
+    Yields groups ending at a UID, each small enough in body bytes to hold in memory."""
+    assert folder.window_start is not None
+    summaries = {m.uid: _summary(m) for m in metas}
+    keys = [
+        k for k in (message_store.dedup_key(s.message_id, None) for s in summaries.values()) if k
+    ]
+    with engine.connect() as conn:
+        known = set(message_store.known_keys(conn, ctx.account_id, keys))
+    group = _Group([], [])
+    for meta in sorted(metas, key=lambda m: m.uid):
+        group.count += 1
+        summary = summaries[meta.uid]
+        key = message_store.dedup_key(summary.message_id, None)
+        if key is not None and key in known:
+            group.locations.append(message_store.NewLocation(key, meta))
+        elif meta.internaldate < folder.window_start or _screened_out(ctx, meta, summary):
+            result.skipped += 1
+        else:
+            group.bodies.append((meta, summary))
+            group.body_bytes += meta.size
+            if key is not None:
+                known.add(key)  # a second copy later in this batch becomes a location
+        if group.body_bytes >= BODY_CHUNK_BYTES:
+            yield group, meta.uid
+            group = _Group([], [])
+    # UIDs the server did not return (expunged meanwhile) are covered by the batch end.
+    yield group, batch[-1]
+
+
+def _screened_out(ctx: AccountContext, meta: FetchedMessage, summary: HeaderSummary) -> bool:
+    if not needs_contact(ctx.conditions, meta.internaldate, ctx.started_at):
+        return False
+    return not involves_contact(summary.participants.emails(), ctx.own_emails, ctx.contact_emails)
+
+
+def _summary(meta: FetchedMessage) -> HeaderSummary:
+    try:
+        return parse_header_summary(meta.header_bytes or b"")
+    except Exception:  # the parser promises not to raise; never let it stop a sync
+        return HeaderSummary(message_id="", participants=Participants())
+
+
+def _store_group(
+    session: ImapSession,
+    engine: sa.Engine,
+    ctx: AccountContext,
+    folder: Folder,
+    group: _Group,
+    cursor: int,
+    result: FolderResult,
+    done_values: dict[str, object] | None,
+) -> None:
+    new_messages: list[message_store.NewMessage] = []
+    if group.bodies:
+        wanted = [meta.uid for meta, _ in group.bodies]
+        for fetched in session.fetch_messages(wanted, headers_only=False):
+            if fetched.raw is None:
+                continue
+            parsed = _parse(fetched.raw)
+            key = message_store.dedup_key(parsed.message_id, fetched.raw)
+            assert key is not None
+            new_messages.append(
+                message_store.NewMessage(
+                    key=key,
+                    fetched=fetched,
+                    parsed=parsed,
+                    direction=direction(
+                        [a.email for a in parsed.participants.from_], ctx.own_emails, folder.role
+                    ),
+                )
+            )
+    with engine.begin() as conn:
+        created = message_store.write_batch(
+            conn,
+            account_id=ctx.account_id,
+            folder_id=folder.id,
+            new_messages=new_messages,
+            new_locations=group.locations,
+            cursor=cursor,
+            folder_values=done_values,
+        )
+    result.new_messages += created
+    result.new_locations += len(group.locations) + len(new_messages) - created
+
+
+def _parse(raw: bytes) -> ParsedMessage:
+    """Parse, and if the parser itself fails, keep the message with the failure noted."""
+    try:
+        return parse_message(raw)
+    except Exception as exc:
+        return ParsedMessage(
+            message_id="",
+            in_reply_to="",
+            references=(),
+            date=None,
+            subject="",
+            participants=Participants(),
+            text_body="",
+            html_body="",
+            attachments=(),
+            defects=(f"parser failed: {type(exc).__name__}",),
+        )

@@ -1,0 +1,46 @@
+"""A progress bar on a terminal, nothing when stderr is not one (pipes, CI, cron)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from emailsync.sync.progress import Progress, SilentProgress
+
+
+class _RichProgress:
+    def __init__(self, bar: Any) -> None:
+        self._bar = bar
+        self._tasks: dict[str, Any] = {}
+
+    def folder_started(self, folder: str, total: int) -> None:
+        self._tasks[folder] = self._bar.add_task(folder, total=max(total, 1))
+        if total == 0:
+            self._bar.update(self._tasks[folder], completed=1)
+
+    def advanced(self, folder: str, count: int) -> None:
+        self._bar.advance(self._tasks[folder], count)
+
+    def folder_finished(self, folder: str) -> None:
+        task = self._tasks[folder]
+        self._bar.update(task, completed=self._bar.tasks[task].total)
+
+
+@contextmanager
+def progress_for_terminal() -> Iterator[Progress]:
+    if not sys.stderr.isatty() or os.environ.get("CI"):
+        yield SilentProgress()
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("{task.description:<20}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+    ) as bar:
+        yield _RichProgress(bar)
