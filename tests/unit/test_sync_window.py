@@ -41,4 +41,4 @@ def test_window_start_is_never_after_the_start_and_longer_windows_reach_further(
     moment = moment.replace(tzinfo=UTC)
     earlier = months_before(moment, months)
     assert earlier <= moment
-    assert months_before(moment, months + 1) < earlier or months == 0 and earlier == moment
+    assert months_before(moment, months + 1) < earlier or (months == 0 and earlier == moment)

@@ -45,8 +45,8 @@ def normalize_domain(domain: str) -> str:
     if not d.isascii():
         with contextlib.suppress(UnicodeError, ValueError):  # else keep lowercased unicode
             d = d.encode("idna").decode("ascii").lower()
-    if any(not label for label in d.split(".")):
-        return ""
+    if any(not label for label in d.split(".")) or _has_space_or_control(d):
+        return ""  # nameprep can map a character to a space (´ → " ́"): not a domain
     return d
 
 

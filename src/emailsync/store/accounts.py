@@ -182,7 +182,11 @@ def configure(conn: sa.Connection, account_id: int, conditions: SyncConditions) 
 
 
 def mark_sync_started(conn: sa.Connection, account_id: int, moment: datetime) -> datetime:
-    """Fix the moment the first sync started: every window is counted back from it."""
+    """Fix the moment the first sync started: every window is counted back from it.
+
+    Whole seconds, because INTERNALDATE has no finer resolution: mail that arrives in
+    the very second the sync starts counts as new mail, not as past mail."""
+    moment = moment.replace(microsecond=0)
     conn.execute(
         accounts.update()
         .where(accounts.c.id == account_id, accounts.c.sync_started_at.is_(None))

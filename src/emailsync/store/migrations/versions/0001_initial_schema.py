@@ -91,7 +91,7 @@ def upgrade() -> None:
         sa.Column("uidnext", sa.BigInteger(), nullable=True),
         sa.Column("highestmodseq", sa.BigInteger(), nullable=True),
         sa.Column("window_start", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("remapping", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("remapping", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("last_sync_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(

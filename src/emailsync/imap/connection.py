@@ -1,0 +1,242 @@
+"""Opening an IMAP connection: TLS, login, ID and ENABLE, with errors a user can act on.
+
+Everything that can go wrong before the first folder is opened is a setup problem
+the user must fix (wrong host, port, password or certificate), so each failure maps
+to a `ConnectionSetupError` subclass whose message names the account and the fix.
+Only a connection that drops after a good start is a `TransientError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import ipaddress
+import os
+import re
+import socket
+import ssl
+
+from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
+from imapclient.imapclient import SocketTimeout
+
+from emailsync import __version__
+from emailsync.domain.model import Capabilities
+from emailsync.errors import (
+    AuthenticationError,
+    ConnectionSetupError,
+    HostUnreachableError,
+    StartTlsNotOfferedError,
+    TlsError,
+    TransientError,
+    UsageError,
+)
+from emailsync.imap.session import ImapSession
+
+SECURITY_MODES = ("ssl", "starttls", "plain")
+CA_FILE_ENV = "EMAILSYNC_CA_FILE"
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost: the only hosts plain IMAP may talk to."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def tls_context(cafile: str | None = None) -> ssl.SSLContext:
+    """A verifying TLS context: system CAs, plus `cafile` and $EMAILSYNC_CA_FILE if set
+    (for self-hosted servers with a private CA, and for tests)."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    for extra in (cafile, os.environ.get(CA_FILE_ENV)):
+        if extra:
+            context.load_verify_locations(cafile=extra)
+    return context
+
+
+def connect(
+    host: str,
+    port: int,
+    security: str,
+    username: str,
+    password: str,
+    *,
+    email: str,
+    cafile: str | None = None,
+    timeout: float = 30,
+    use_qresync: bool = True,
+) -> ImapSession:
+    """Connect, secure, log in and return a ready `ImapSession`.
+
+    `security` is "ssl" (implicit TLS, usually port 993), "starttls" (usually 143) or
+    "plain" (loopback only: passwords never cross a network in clear). TLS is always
+    verified. CONDSTORE and QRESYNC (RFC 7162) are ENABLEd when offered;
+    `use_qresync=False` keeps QRESYNC off, to behave as with a CONDSTORE-only server.
+    """
+    if security not in SECURITY_MODES:
+        raise UsageError(
+            f"Unknown IMAP security {security!r} for {email}: use ssl, starttls or plain"
+        )
+    if security == "plain" and not is_loopback(host):
+        raise UsageError(
+            f"Refusing to send the password for {email} to {host} unencrypted: "
+            "choose SSL/TLS (port 993) or STARTTLS (port 143)"
+        )
+    context = tls_context(cafile)
+    where = f"{host}:{port}"
+    try:
+        client = IMAPClient(
+            host,
+            port,
+            ssl=security == "ssl",
+            ssl_context=context,
+            timeout=SocketTimeout(connect=timeout, read=timeout),
+        )
+    except Exception as e:
+        raise _setup_error(e, host, where, email, security) from e
+    client._imap.debug = 0  # imapclient sets 5: logging every line makes it ~6x slower
+    client.normalise_times = False  # keep INTERNALDATE's offset; session converts to UTC
+
+    try:
+        if security == "starttls":
+            _starttls(client, context, host, where, email)
+        _login(client, username, password, host, email)
+        capabilities = _negotiate(client, use_qresync)
+    except ConnectionSetupError:
+        _abandon(client)
+        raise
+    except (imaplib.IMAP4.abort, OSError) as e:
+        _abandon(client)
+        raise TransientError(
+            f"The IMAP connection to {where} for {email} dropped while logging in: {e} — will retry"
+        ) from e
+    except imaplib.IMAP4.error as e:
+        _abandon(client)
+        raise ConnectionSetupError(f"{where} refused the IMAP session for {email}: {e}") from e
+    return ImapSession(client, email=email, host=host, capabilities=capabilities)
+
+
+def _starttls(
+    client: IMAPClient, context: ssl.SSLContext, host: str, where: str, email: str
+) -> None:
+    if not client.has_capability("STARTTLS"):
+        raise StartTlsNotOfferedError(
+            f"{host} does not offer STARTTLS for {email}: choose SSL/TLS (port 993), "
+            "or check the port"
+        )
+    try:
+        client.starttls(context)
+    except ssl.SSLCertVerificationError as e:
+        raise TlsError(_cert_message(host, email, e)) from e
+    except ssl.SSLError as e:
+        raise TlsError(
+            f"TLS handshake with {where} failed for {email} after STARTTLS: {e.reason or e}"
+        ) from e
+
+
+def _login(client: IMAPClient, username: str, password: str, host: str, email: str) -> None:
+    if client.has_capability("LOGINDISABLED"):
+        raise ConnectionSetupError(
+            f"{host} refuses passwords on this unencrypted connection for {email}: "
+            "choose SSL/TLS (port 993) or STARTTLS"
+        )
+    try:
+        client.login(username, password)
+    except LoginError as e:
+        text = _server_text(e)
+        if "[UNAVAILABLE]" in text or "[INUSE]" in text:
+            raise TransientError(
+                f"{host} could not log in {email} right now: {text} — will retry"
+            ) from e
+        raise AuthenticationError(
+            f"IMAP login failed for {email}: wrong password, or the provider needs an app "
+            f"password (server said: {text})"
+        ) from e
+
+
+def _negotiate(client: IMAPClient, use_qresync: bool) -> Capabilities:
+    """Send ID (RFC 2971) and ENABLE CONDSTORE/QRESYNC (RFC 5161, RFC 7162)."""
+    raw = frozenset(c.decode("ascii", "replace") for c in client.capabilities())
+    if "ID" in raw:
+        # Some providers (163.com) refuse mail access to clients that do not say who they are.
+        with contextlib.suppress(imaplib.IMAP4.error):
+            client.id_({"name": "emailsync", "version": __version__})
+    condstore = "CONDSTORE" in raw
+    qresync = use_qresync and "QRESYNC" in raw
+    wanted = [name for name, on in (("CONDSTORE", condstore), ("QRESYNC", qresync)) if on]
+    if wanted and "ENABLE" in raw:
+        enabled = {e.decode("ascii", "replace").upper() for e in client.enable(*wanted)}
+        qresync = "QRESYNC" in enabled
+        condstore = condstore and ("CONDSTORE" in enabled or qresync or "CONDSTORE" in raw)
+    else:
+        qresync = False  # QRESYNC only works once ENABLEd (RFC 7162 §3.2.3)
+    return Capabilities(
+        condstore=condstore,
+        qresync=qresync,
+        idle="IDLE" in raw,
+        special_use="SPECIAL-USE" in raw,
+        move="MOVE" in raw,
+        uidplus="UIDPLUS" in raw,
+        raw=raw,
+    )
+
+
+def _setup_error(
+    e: Exception, host: str, where: str, email: str, security: str
+) -> ConnectionSetupError:
+    """The user-facing error for a failure to open the connection at all."""
+    if isinstance(e, socket.gaierror):
+        return HostUnreachableError(
+            f"Cannot find {host} for {email}: the name does not resolve — check the host"
+        )
+    if isinstance(e, ssl.SSLCertVerificationError):
+        return TlsError(_cert_message(host, email, e))
+    if isinstance(e, ssl.SSLError):
+        return TlsError(
+            f"TLS handshake with {where} failed for {email}: {e.reason or e} — if this port "
+            "expects STARTTLS (usually 143), choose STARTTLS instead of SSL/TLS"
+        )
+    if isinstance(e, ConnectionRefusedError):
+        return HostUnreachableError(
+            f"Cannot reach {where} for {email}: connection refused — check the host and port"
+        )
+    if isinstance(e, TimeoutError):
+        hint = " or the port expects SSL/TLS (usually 993)" if security != "ssl" else ""
+        return HostUnreachableError(
+            f"Cannot reach {where} for {email}: no answer in time — check the host and "
+            f"port, a firewall{hint}"
+        )
+    if isinstance(e, OSError):
+        return HostUnreachableError(
+            f"Cannot reach {where} for {email}: {e.strerror or e} — check the host and port"
+        )
+    if isinstance(e, imaplib.IMAP4.error):
+        return ConnectionSetupError(
+            f"{where} did not answer like an IMAP server for {email}: {e} — check the port "
+            "and the security setting"
+        )
+    return ConnectionSetupError(f"Cannot open an IMAP connection to {where} for {email}: {e}")
+
+
+def _cert_message(host: str, email: str, e: ssl.SSLCertVerificationError) -> str:
+    reason = e.verify_message or e.reason or str(e)
+    return (
+        f"TLS certificate of {host} could not be verified for {email}: {reason} — if the "
+        f"server uses a private CA, point {CA_FILE_ENV} at its certificate"
+    )
+
+
+def _server_text(e: Exception) -> str:
+    """The server's words from an imapclient error, without the repr of bytes around them."""
+    text = str(e)
+    match = re.fullmatch(r"b(['\"])(.*)\1", text, flags=re.DOTALL)
+    return match.group(2) if match else text
+
+
+def _abandon(client: IMAPClient) -> None:
+    """Close a half-open connection without caring whether the server still listens."""
+    with contextlib.suppress(Exception):
+        client.shutdown()

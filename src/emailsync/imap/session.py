@@ -1,0 +1,411 @@
+"""One logged-in IMAP connection, speaking in domain values.
+
+`ImapSession` is the only place that touches imapclient's result dictionaries: the
+sync layers get `ServerFolder`, `FolderStatus`, `FetchedMessage` and `FlagChange`
+back and never see bytes keys or naive datetimes. It never changes the mailbox:
+folders are opened with EXAMINE and bodies fetched with BODY.PEEK, so syncing does
+not mark anything read (RFC 3501 §6.3.2, §6.4.5).
+
+Failures are translated at this edge: a dropped socket or an imaplib abort becomes
+`TransientError` (retry later) and a NO/BAD answer becomes an `EmailsyncError` naming
+the account, so callers never see an imaplib traceback. After a drop the session is
+unusable and every later call raises `TransientError`; make a new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import logging
+import re
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, BinaryIO
+
+from imapclient import IMAPClient
+from imapclient.response_parser import parse_fetch_response
+
+from emailsync.domain.model import (
+    Capabilities,
+    FetchedMessage,
+    FlagChange,
+    FolderStatus,
+    ServerFolder,
+)
+from emailsync.errors import EmailsyncError, TransientError
+from emailsync.imap.folders import role_for
+
+log = logging.getLogger(__name__)
+
+FETCH_CHUNK = 500  # UIDs per FETCH command: keeps command lines short and memory bounded
+HEADER_FIELDS = "MESSAGE-ID FROM SENDER REPLY-TO TO CC BCC"
+_SKIP_ATTRIBUTES = frozenset({"\\noselect", "\\nonexistent"})
+# Response codes that mean "try again later" (RFC 5530 §3).
+_TRANSIENT_CODES = (b"[UNAVAILABLE]", b"[INUSE]", b"[LIMIT]", b"[SERVERBUG]", b"[EXPUNGEISSUED]")
+_CHANGE_RESPONSES = frozenset({b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED"})
+
+
+class FolderNotFoundError(EmailsyncError):
+    """The folder was deleted or renamed on the server since it was listed."""
+
+
+class _CountingReader:
+    """Wraps imaplib's socket file so the session can report bytes received."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self.inner = inner
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.inner.read(size)
+        self.count += len(data)
+        return data
+
+    def readline(self, limit: int = -1) -> bytes:
+        data = self.inner.readline(limit)
+        self.count += len(data)
+        return data
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class ImapSession:
+    """A logged-in connection to one account. Not thread-safe: one caller at a time.
+
+    Build it with `emailsync.imap.connect()`, which logs in, sends ID and ENABLEs
+    CONDSTORE/QRESYNC; `capabilities` says what was actually enabled.
+    """
+
+    def __init__(
+        self, client: IMAPClient, *, email: str, host: str, capabilities: Capabilities
+    ) -> None:
+        self._client = client
+        self.email = email
+        self.host = host
+        self.capabilities = capabilities
+        self.selected: str | None = None
+        self._broken = False
+        self._reader: _CountingReader | None = None
+        imap = client._imap
+        if getattr(imap, "file", None) is not None:
+            self._reader = _CountingReader(imap.file)
+            imap.file = self._reader
+
+    # -- plumbing -------------------------------------------------------------------
+
+    @property
+    def bytes_received(self) -> int:
+        """Bytes read from the server since login (for bandwidth accounting)."""
+        return self._reader.count if self._reader is not None else 0
+
+    @contextlib.contextmanager
+    def _guard(self, doing: str) -> Iterator[None]:
+        """Translate imaplib/socket failures of one operation into our error tree."""
+        if self._broken:
+            raise TransientError(
+                f"The IMAP connection to {self.host} for {self.email} was lost earlier; "
+                "reconnect and retry"
+            )
+        try:
+            yield
+        except imaplib.IMAP4.abort as e:  # includes readonly; must precede IMAP4.error
+            self._broken = True
+            raise TransientError(
+                f"Lost the IMAP connection to {self.host} for {self.email} while {doing}: "
+                f"{_text(e)} — will retry"
+            ) from e
+        except imaplib.IMAP4.error as e:
+            text = _text(e)
+            if any(code.decode() in text for code in _TRANSIENT_CODES):
+                raise TransientError(
+                    f"{self.host} is busy and refused {doing} for {self.email}: {text} — will retry"
+                ) from e
+            if "[NONEXISTENT]" in text:
+                raise FolderNotFoundError(
+                    f"{self.host} says the folder is gone while {doing} for {self.email}: "
+                    f"{text} — it was deleted or renamed; the next folder list will pick "
+                    "that up"
+                ) from e
+            raise EmailsyncError(f"{self.host} refused {doing} for {self.email}: {text}") from e
+        except OSError as e:  # socket errors, timeouts, TLS errors mid-session
+            self._broken = True
+            raise TransientError(
+                f"Lost the IMAP connection to {self.host} for {self.email} while {doing}: "
+                f"{e or type(e).__name__} — will retry"
+            ) from e
+
+    def close(self) -> None:
+        """LOGOUT, ignoring errors: the connection may already be gone."""
+        try:
+            self._client.logout()
+        except Exception:
+            with contextlib.suppress(Exception):
+                self._client.shutdown()
+        self._broken = True
+
+    def __enter__(self) -> ImapSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- folders --------------------------------------------------------------------
+
+    def list_folders(self) -> list[ServerFolder]:
+        """Every selectable folder with its role (LIST, RFC 3501 §6.3.8; RFC 6154)."""
+        with self._guard("listing folders"):
+            listing = self._client.list_folders()
+        folders = []
+        for raw_flags, raw_delimiter, raw_name in listing:
+            flags = tuple(_str(f) for f in raw_flags)
+            if any(f.casefold() in _SKIP_ATTRIBUTES for f in flags):
+                continue
+            delimiter = _str(raw_delimiter) if raw_delimiter else ""
+            # imapclient parses an all-digit folder name ("2024") as an int.
+            name = raw_name if isinstance(raw_name, str) else _str(raw_name)
+            folders.append(ServerFolder(name, role_for(name, flags, delimiter), flags))
+        return folders
+
+    def folder_message_count(self, name: str) -> int:
+        """How many messages a folder holds, without selecting it (STATUS MESSAGES)."""
+        with self._guard(f"asking how many messages {name!r} holds"):
+            status = self._client.folder_status(name, ["MESSAGES"])
+        return int(status[b"MESSAGES"])
+
+    def select(self, name: str) -> FolderStatus:
+        """Open a folder read-only (EXAMINE, RFC 3501 §6.3.2): sync never changes it."""
+        self.selected = None  # a failed SELECT leaves no folder selected (RFC 3501 §6.3.1)
+        try:
+            with self._guard(f"opening folder {name!r}"):
+                response = self._client.select_folder(name, readonly=True)
+        except (FolderNotFoundError, TransientError):
+            raise
+        except EmailsyncError as refused:
+            # Not every server says [NONEXISTENT] (Dovecot doesn't on SELECT): ask LIST.
+            with self._guard(f"checking whether folder {name!r} exists"):
+                exists = self._client.folder_exists(name)
+            if not exists:
+                raise FolderNotFoundError(
+                    f"Folder {name!r} no longer exists on {self.host} for {self.email}: it "
+                    "was deleted or renamed; the next folder list will pick that up"
+                ) from refused
+            raise
+        self.selected = name
+        modseq = response.get(b"HIGHESTMODSEQ") if self.capabilities.condstore else None
+        return FolderStatus(
+            uidvalidity=int(response.get(b"UIDVALIDITY", 0)),
+            uidnext=int(response.get(b"UIDNEXT", 0)),
+            exists=int(response.get(b"EXISTS", 0)),
+            highestmodseq=int(modseq) if modseq is not None else None,
+        )
+
+    # -- searching ------------------------------------------------------------------
+
+    def search_uids(self, min_uid: int, since: date | None = None) -> list[int]:
+        """UIDs >= min_uid in the selected folder, optionally only those since a date.
+
+        `UID SEARCH UID n:*` always matches the highest UID even when it is below n
+        (RFC 3501 §6.4.8: "*" is the largest UID in use), so the result is filtered.
+        """
+        lowest = max(min_uid, 1)
+        criteria: list[Any] = ["UID", f"{lowest}:*"]
+        if since is not None:
+            criteria += ["SINCE", since]
+        with self._guard(f"searching {self.selected!r}"):
+            uids = self._client.search(criteria)
+        return sorted(uid for uid in uids if uid >= lowest)
+
+    def all_uids(self) -> list[int]:
+        """Every UID in the selected folder (UID SEARCH ALL): the deletion check
+        for servers without QRESYNC."""
+        with self._guard(f"listing UIDs of {self.selected!r}"):
+            uids = self._client.search(["ALL"])
+        return sorted(uids)
+
+    # -- fetching -------------------------------------------------------------------
+
+    def fetch_messages(self, uids: Sequence[int], *, headers_only: bool) -> list[FetchedMessage]:
+        """Messages by UID, with full bytes or only the address headers.
+
+        BODY.PEEK leaves \\Seen alone (RFC 3501 §6.4.5). UIDs the server no longer has
+        are skipped silently; the result is sorted by UID.
+        """
+        body = f"BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]" if headers_only else "BODY.PEEK[]"
+        items = ["INTERNALDATE", "FLAGS", "RFC822.SIZE", body]
+        if self.capabilities.condstore:
+            items.append("MODSEQ")
+        messages: list[FetchedMessage] = []
+        for chunk in _chunks(sorted(set(uids)), FETCH_CHUNK):
+            with self._guard(f"fetching messages from {self.selected!r}"):
+                response = self._client.fetch(chunk, items)
+            for uid, data in response.items():
+                if b"INTERNALDATE" not in data:  # an unsolicited FLAGS-only update
+                    continue
+                content = _body_section(data, headers=headers_only)
+                messages.append(
+                    FetchedMessage(
+                        uid=uid,
+                        internaldate=_utc(data[b"INTERNALDATE"]),
+                        flags=_flags(data.get(b"FLAGS", ())),
+                        size=int(data.get(b"RFC822.SIZE", 0)),
+                        modseq=_modseq(data),
+                        raw=None if headers_only else content,
+                        header_bytes=content if headers_only else None,
+                    )
+                )
+        return sorted(messages, key=lambda m: m.uid)
+
+    def fetch_flags(self, uids: Sequence[int]) -> list[FlagChange]:
+        """Current flags of the given UIDs (and MODSEQ under CONDSTORE), sorted by UID."""
+        items = ["FLAGS", "MODSEQ"] if self.capabilities.condstore else ["FLAGS"]
+        changes: list[FlagChange] = []
+        for chunk in _chunks(sorted(set(uids)), FETCH_CHUNK):
+            with self._guard(f"fetching flags from {self.selected!r}"):
+                response = self._client.fetch(chunk, items)
+            changes += [
+                FlagChange(uid, _flags(data.get(b"FLAGS", ())), _modseq(data))
+                for uid, data in response.items()
+                if b"FLAGS" in data
+            ]
+        return sorted(changes, key=lambda c: c.uid)
+
+    def changes_since(self, modseq: int) -> tuple[list[FlagChange], list[int] | None]:
+        """Flag changes and expunged UIDs in the selected folder since `modseq`.
+
+        With QRESYNC: `UID FETCH 1:* (FLAGS) (CHANGEDSINCE m VANISHED)` (RFC 7162
+        §3.2.6), which also reports UIDs expunged since then. With CONDSTORE only,
+        expunges are not reported: `vanished` is None and the caller must compare UID
+        sets (RFC 7162 §3.1.4.1). imapclient's fetch() refuses "1:*", so the command
+        is sent through its imaplib object and parsed with imapclient's parser.
+        """
+        if not self.capabilities.condstore:
+            raise EmailsyncError(
+                f"{self.host} does not support CONDSTORE for {self.email}, so changes "
+                "cannot be asked for by mod-sequence; compare flags and UID sets instead"
+            )
+        qresync = self.capabilities.qresync
+        modifier = f"(CHANGEDSINCE {int(modseq)}{' VANISHED' if qresync else ''})"
+        imap = self._client._imap
+        with self._guard(f"fetching changes in {self.selected!r}"):
+            for stale in ("FETCH", "VANISHED", "EXPUNGE"):
+                imap.untagged_responses.pop(stale, None)
+            tag = imap._command("UID", "FETCH", "1:*", "(FLAGS)", modifier)
+            typ, data = imap._command_complete("FETCH", tag)
+            if typ != "OK":
+                raise imaplib.IMAP4.error(f"UID FETCH CHANGEDSINCE failed: {_text(data)}")
+            _, fetched = imap._untagged_response(typ, data, "FETCH")
+            vanished_lines = imap.untagged_responses.pop("VANISHED", [])
+            parsed = parse_fetch_response(fetched, False, True)
+        changes = sorted(
+            (
+                FlagChange(uid, _flags(d.get(b"FLAGS", ())), _modseq(d))
+                for uid, d in parsed.items()
+                if b"FLAGS" in d
+            ),
+            key=lambda c: c.uid,
+        )
+        if not qresync:
+            return changes, None
+        vanished: set[int] = set()
+        for line in vanished_lines:
+            vanished.update(parse_vanished(line))
+        return changes, sorted(vanished)
+
+    # -- waiting --------------------------------------------------------------------
+
+    def idle_wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the selected folder to change (IDLE, RFC 2177).
+
+        True when the server reported new, expunged or changed messages. Without IDLE
+        it sleeps and asks with NOOP. Keep `timeout` under 29 minutes (RFC 2177 §3).
+        """
+        with self._guard(f"waiting for changes in {self.selected!r}"):
+            if not self.capabilities.idle:
+                time.sleep(timeout)
+                _, responses = self._client.noop()
+            else:
+                self._client.idle()
+                try:
+                    responses = self._client.idle_check(timeout=timeout)
+                finally:
+                    _, more = self._client.idle_done()
+                responses = [*responses, *more]
+        return any(
+            isinstance(part, bytes) and part.upper() in _CHANGE_RESPONSES
+            for response in responses
+            if isinstance(response, tuple)
+            for part in response[:2]
+        )
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def parse_vanished(data: bytes | str) -> list[int]:
+    """UIDs from a VANISHED response's data, e.g. b"(EARLIER) 1:3,7" → [1, 2, 3, 7]
+    (RFC 7162 §3.2.10)."""
+    text = data.decode("ascii") if isinstance(data, bytes) else data
+    text = re.sub(r"^\s*\(EARLIER\)\s*", "", text, flags=re.IGNORECASE).strip()
+    uids: set[int] = set()
+    for part in filter(None, text.split(",")):
+        low, _, high = part.partition(":")
+        a, b = int(low), int(high or low)
+        uids.update(range(min(a, b), max(a, b) + 1))
+    return sorted(uids)
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _str(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _text(error: object) -> str:
+    """A readable message from an imaplib exception or response data."""
+    if isinstance(error, BaseException):
+        args = error.args
+        return " ".join(_str(a) for a in args) if args else type(error).__name__
+    if isinstance(error, list):
+        return " ".join(_str(a) for a in error if a is not None)
+    return _str(error)
+
+
+def _flags(raw: object) -> tuple[str, ...]:
+    """Flags as str, without \\Recent: it is per-session and gone in IMAP4rev2."""
+    if not isinstance(raw, tuple):
+        return ()
+    return tuple(_str(f) for f in raw if _str(f).casefold() != "\\recent")
+
+
+def _modseq(data: dict[bytes, Any]) -> int | None:
+    value = data.get(b"MODSEQ")
+    if isinstance(value, tuple) and value:
+        value = value[0]
+    return int(value) if value is not None else None
+
+
+def _utc(value: object) -> datetime:
+    """INTERNALDATE as aware UTC (the client is set to keep the server's offset)."""
+    if not isinstance(value, datetime):
+        raise EmailsyncError(f"server sent an unreadable INTERNALDATE: {value!r}")
+    if value.tzinfo is None:  # only if a caller left normalise_times on
+        value = value.astimezone()
+    return value.astimezone(UTC)
+
+
+def _body_section(data: dict[bytes, Any], *, headers: bool) -> bytes:
+    prefix = b"BODY[HEADER.FIELDS" if headers else b"BODY[]"
+    for key, value in data.items():
+        if isinstance(key, bytes) and key.upper().startswith(prefix):
+            return value if isinstance(value, bytes) else b""
+    return b""

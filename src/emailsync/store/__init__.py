@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, repositories, secret encryption, migrations."""

@@ -1,0 +1,59 @@
+"""Fixtures shared by all tests: real Dovecot servers, test users, the mail corpus."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_TESTS_DIR = Path(__file__).resolve().parent
+if str(_TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(_TESTS_DIR))
+
+from support.dovecot import DOVECOT, DovecotServer  # noqa: E402
+
+REPO_ROOT = _TESTS_DIR.parent
+
+
+def _start_dovecot(*, condstore: bool) -> Iterator[DovecotServer]:
+    """Start a Dovecot, or skip when it is missing (fail in CI, where it must be there)."""
+    if not os.path.exists(DOVECOT) or shutil.which("openssl") is None:
+        reason = "Dovecot (apt-get install dovecot-imapd) or openssl is not installed"
+        if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+            pytest.fail(f"{reason}. In CI (CI is set) this is an error.", pytrace=False)
+        pytest.skip(reason)
+    server = DovecotServer(condstore=condstore)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[DovecotServer]:
+    """A Dovecot with CONDSTORE and QRESYNC (RFC 7162), shared by the whole session."""
+    yield from _start_dovecot(condstore=True)
+
+
+@pytest.fixture(scope="session")
+def dovecot_basic() -> Iterator[DovecotServer]:
+    """A Dovecot that advertises neither CONDSTORE nor QRESYNC, like older servers."""
+    yield from _start_dovecot(condstore=False)
+
+
+@pytest.fixture
+def imap_user(dovecot: DovecotServer) -> str:
+    """A fresh user (password "secret") on `dovecot`, with an empty mailbox."""
+    return dovecot.add_user(f"u{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """Sample messages in ../shared/corpus, beside the repository checkout."""
+    return REPO_ROOT.parent / "shared" / "corpus"

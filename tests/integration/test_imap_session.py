@@ -1,0 +1,485 @@
+"""The IMAP edge (`emailsync.imap`) against a real Dovecot.
+
+Each test checks one behaviour the sync relies on, citing the RFC it comes from:
+RFC 3501 (IMAP4rev1), RFC 6154 (SPECIAL-USE), RFC 6851 (MOVE), RFC 7162
+(CONDSTORE/QRESYNC), RFC 2177 (IDLE).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from emailsync.domain.model import FolderRole
+from emailsync.errors import (
+    AuthenticationError,
+    EmailsyncError,
+    HostUnreachableError,
+    TlsError,
+    TransientError,
+    UsageError,
+)
+from emailsync.imap import FolderNotFoundError, ImapSession, connect, parse_vanished
+from support.dovecot import DovecotServer, free_port
+
+EMAIL = "alice@example.com"
+
+
+def message(n: int, *, subject: str = "Hello") -> bytes:
+    return (
+        f"Message-ID: <m{n}@example.com>\r\n"
+        f"From: Bob <bob@example.com>\r\n"
+        f"To: alice@example.com\r\n"
+        f"Cc: carol@example.com\r\n"
+        f"Subject: {subject} {n}\r\n"
+        f"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+        f"\r\n"
+        f"Body of message {n}.\r\n"
+    ).encode()
+
+
+@pytest.fixture(autouse=True)
+def _no_ca_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests choose their trust explicitly."""
+    monkeypatch.delenv("EMAILSYNC_CA_FILE", raising=False)
+
+
+def open_session(server: DovecotServer, user: str, **kwargs: object) -> ImapSession:
+    return connect(
+        server.host,
+        server.port,
+        "plain",
+        user,
+        "secret",
+        email=EMAIL,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def session(dovecot: DovecotServer, imap_user: str) -> Iterator[ImapSession]:
+    with open_session(dovecot, imap_user) as s:
+        yield s
+
+
+# -- connecting -----------------------------------------------------------------------
+
+
+def test_plain_login_on_loopback(dovecot: DovecotServer, imap_user: str) -> None:
+    with connect(dovecot.host, dovecot.port, "plain", imap_user, "secret", email=EMAIL) as s:
+        assert s.select("INBOX").exists == 0
+
+
+def test_starttls_upgrades_and_verifies_the_certificate(
+    dovecot: DovecotServer, imap_user: str
+) -> None:
+    """RFC 3501 §6.2.1: STARTTLS, then log in over the encrypted connection."""
+    with connect(
+        "localhost", dovecot.port, "starttls", imap_user, "secret",
+        email=EMAIL, cafile=dovecot.cafile,
+    ) as s:  # fmt: skip
+        assert s.select("INBOX").exists == 0
+
+
+def test_implicit_tls(dovecot: DovecotServer, imap_user: str) -> None:
+    with connect(
+        dovecot.host, dovecot.tls_port, "ssl", imap_user, "secret",
+        email=EMAIL, cafile=dovecot.cafile,
+    ) as s:  # fmt: skip
+        assert s.select("INBOX").exists == 0
+
+
+def test_ca_file_from_environment_is_trusted(
+    dovecot: DovecotServer, imap_user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMAILSYNC_CA_FILE", dovecot.cafile)
+    with connect(dovecot.host, dovecot.tls_port, "ssl", imap_user, "secret", email=EMAIL) as s:
+        assert s.capabilities.idle
+
+
+def test_plain_is_refused_for_a_remote_host() -> None:
+    with pytest.raises(UsageError, match=f"unencrypted.*{EMAIL}|{EMAIL}.*unencrypted"):
+        connect("imap.example.com", 143, "plain", "alice", "secret", email=EMAIL)
+
+
+def test_unknown_security_mode_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="ssl, starttls or plain"):
+        connect("127.0.0.1", 143, "tls", "alice", "secret", email=EMAIL)
+
+
+def test_wrong_password_is_an_authentication_error(dovecot: DovecotServer, imap_user: str) -> None:
+    with pytest.raises(AuthenticationError) as caught:
+        connect(dovecot.host, dovecot.port, "plain", imap_user, "wrong", email=EMAIL)
+    assert str(caught.value).startswith(
+        f"IMAP login failed for {EMAIL}: wrong password, or the provider needs an app password"
+    )
+
+
+def test_closed_port_is_host_unreachable() -> None:
+    port = free_port()
+    with pytest.raises(HostUnreachableError) as caught:
+        connect("127.0.0.1", port, "plain", "alice", "secret", email=EMAIL, timeout=5)
+    assert str(caught.value) == (
+        f"Cannot reach 127.0.0.1:{port} for {EMAIL}: connection refused — check the host and port"
+    )
+
+
+def test_untrusted_certificate_is_a_tls_error(dovecot: DovecotServer, imap_user: str) -> None:
+    """Without the test CA the self-signed certificate must not be accepted."""
+    with pytest.raises(
+        TlsError, match=f"TLS certificate of 127.0.0.1 could not be verified for {EMAIL}"
+    ):
+        connect(dovecot.host, dovecot.tls_port, "ssl", imap_user, "secret", email=EMAIL)
+
+
+def test_untrusted_certificate_after_starttls_is_a_tls_error(
+    dovecot: DovecotServer, imap_user: str
+) -> None:
+    with pytest.raises(TlsError, match="could not be verified"):
+        connect(dovecot.host, dovecot.port, "starttls", imap_user, "secret", email=EMAIL)
+
+
+def test_ssl_against_the_plain_port_is_a_tls_error(dovecot: DovecotServer, imap_user: str) -> None:
+    with pytest.raises(TlsError, match="choose STARTTLS"):
+        connect(
+            dovecot.host, dovecot.port, "ssl", imap_user, "secret",
+            email=EMAIL, cafile=dovecot.cafile, timeout=5,
+        )  # fmt: skip
+
+
+# -- capabilities ---------------------------------------------------------------------
+
+
+def test_condstore_and_qresync_are_enabled_when_offered(session: ImapSession) -> None:
+    """RFC 7162 §3.2.3: QRESYNC must be ENABLEd before use."""
+    caps = session.capabilities
+    assert (caps.condstore, caps.qresync, caps.idle, caps.special_use) == (True,) * 4
+    assert caps.move and caps.uidplus  # RFC 6851, RFC 4315
+    assert "IMAP4REV1" in caps.raw
+
+
+def test_server_without_condstore_says_so(dovecot_basic: DovecotServer) -> None:
+    user = dovecot_basic.add_user("basic-caps")
+    with open_session(dovecot_basic, user) as s:
+        assert not s.capabilities.condstore
+        assert not s.capabilities.qresync
+        assert {"CONDSTORE", "QRESYNC"}.isdisjoint(s.capabilities.raw)
+
+
+def test_select_without_condstore_has_no_highestmodseq(dovecot_basic: DovecotServer) -> None:
+    user = dovecot_basic.add_user("basic-select")
+    dovecot_basic.append(user, "INBOX", message(1))
+    with open_session(dovecot_basic, user) as s:
+        status = s.select("INBOX")
+    assert status.highestmodseq is None
+    assert status.exists == 1
+
+
+def test_changes_since_needs_condstore(dovecot_basic: DovecotServer) -> None:
+    user = dovecot_basic.add_user("basic-changes")
+    with open_session(dovecot_basic, user) as s:
+        s.select("INBOX")
+        with pytest.raises(EmailsyncError, match="does not support CONDSTORE"):
+            s.changes_since(1)
+
+
+# -- folders --------------------------------------------------------------------------
+
+
+def test_roles_come_from_special_use(session: ImapSession) -> None:
+    """RFC 6154 §2: Dovecot marks its configured folders with SPECIAL-USE attributes."""
+    roles = {f.name: f.role for f in session.list_folders()}
+    assert roles == {
+        "INBOX": FolderRole.INBOX,
+        "Sent": FolderRole.SENT,
+        "Drafts": FolderRole.DRAFTS,
+        "Trash": FolderRole.TRASH,
+        "Junk": FolderRole.JUNK,
+        "Archive": FolderRole.ARCHIVE,
+    }
+
+
+def test_user_folders_and_numeric_names_are_listed(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    dovecot.append(imap_user, "Customers/ACME", message(1))
+    dovecot.append(imap_user, "2024", message(2))
+    folders = {f.name: f for f in session.list_folders()}
+    assert folders["Customers/ACME"].role is FolderRole.NONE
+    assert "2024" in folders
+
+
+def test_noselect_folders_are_skipped(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    """RFC 3501 §7.2.2: a \\Noselect parent (Maildir++ makes one for "Parent/Child")
+    cannot be opened, so it is not offered for sync."""
+    dovecot.append(imap_user, "Parent/Child", message(1))
+    with dovecot.client(imap_user) as c:
+        raw = {name: flags for flags, _, name in c.list_folders()}
+    assert b"\\Noselect" in raw["Parent"]
+    names = {f.name for f in session.list_folders()}
+    assert "Parent/Child" in names
+    assert "Parent" not in names
+
+
+def test_folder_message_count(dovecot: DovecotServer, imap_user: str, session: ImapSession) -> None:
+    for n in range(3):
+        dovecot.append(imap_user, "Sent", message(n))
+    assert session.folder_message_count("Sent") == 3
+
+
+def test_select_reports_uidvalidity_uidnext_exists_and_modseq(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    """RFC 3501 §6.3.1, RFC 7162 §3.1.2.1."""
+    uids = [dovecot.append(imap_user, "INBOX", message(n)) for n in range(2)]
+    status = session.select("INBOX")
+    assert status.exists == 2
+    assert status.uidnext == uids[-1] + 1
+    assert status.uidvalidity > 0
+    assert status.highestmodseq is not None and status.highestmodseq > 0
+
+
+def test_selecting_a_missing_folder_is_folder_not_found(session: ImapSession) -> None:
+    with pytest.raises(FolderNotFoundError, match=EMAIL):
+        session.select("Nope")
+
+
+def test_changed_uidvalidity_is_visible_on_select(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    """RFC 3501 §2.3.1.1: a new UIDVALIDITY means every cached UID is void."""
+    dovecot.append(imap_user, "INBOX", message(1))
+    before = session.select("INBOX").uidvalidity
+    new = dovecot.change_uidvalidity(imap_user, "INBOX")
+    session.select("Sent")
+    after = session.select("INBOX").uidvalidity
+    assert after == new != before
+
+
+# -- searching --------------------------------------------------------------------------
+
+
+def test_search_uids_from_a_minimum(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    uids = [dovecot.append(imap_user, "INBOX", message(n)) for n in range(4)]
+    session.select("INBOX")
+    assert session.search_uids(uids[2]) == uids[2:]
+    assert session.search_uids(0) == uids
+
+
+def test_search_above_the_highest_uid_is_empty(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    """RFC 3501 §6.4.8: "n:*" still matches the highest UID when it is below n."""
+    uid = dovecot.append(imap_user, "INBOX", message(1))
+    session.select("INBOX")
+    assert session.search_uids(uid + 1) == []
+
+
+def test_search_since_uses_the_internal_date(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    """RFC 3501 §6.4.4: SINCE compares the INTERNALDATE, whatever the Date header says."""
+    now = datetime.now(UTC)
+    dovecot.append(imap_user, "INBOX", message(1), internaldate=now - timedelta(days=400))
+    recent = dovecot.append(imap_user, "INBOX", message(2), internaldate=now)
+    session.select("INBOX")
+    assert session.search_uids(1, since=date.today() - timedelta(days=30)) == [recent]
+
+
+def test_all_uids(dovecot: DovecotServer, imap_user: str, session: ImapSession) -> None:
+    uids = [dovecot.append(imap_user, "INBOX", message(n)) for n in range(3)]
+    dovecot.expunge(imap_user, "INBOX", uids[1])
+    session.select("INBOX")
+    assert session.all_uids() == [uids[0], uids[2]]
+
+
+# -- fetching ---------------------------------------------------------------------------
+
+
+def test_fetch_full_message_returns_the_exact_bytes(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    raw = message(1)
+    uid = dovecot.append(imap_user, "INBOX", raw, flags=["\\Flagged"])
+    session.select("INBOX")
+    [fetched] = session.fetch_messages([uid], headers_only=False)
+    assert fetched.uid == uid
+    assert fetched.raw == raw
+    assert fetched.header_bytes is None
+    assert fetched.size == len(raw)
+    assert fetched.flags == ("\\Flagged",)
+    assert fetched.modseq is not None
+
+
+def test_fetch_headers_only_returns_just_the_address_headers(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    uid = dovecot.append(imap_user, "INBOX", message(1))
+    session.select("INBOX")
+    [fetched] = session.fetch_messages([uid], headers_only=True)
+    assert fetched.raw is None
+    assert fetched.header_bytes is not None
+    assert b"Message-ID: <m1@example.com>" in fetched.header_bytes
+    assert b"Cc: carol@example.com" in fetched.header_bytes
+    assert b"Subject" not in fetched.header_bytes
+    assert b"Body" not in fetched.header_bytes
+
+
+def test_fetching_does_not_mark_messages_read(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    """RFC 3501 §6.4.5: BODY.PEEK[] does not set \\Seen (and EXAMINE forbids it anyway)."""
+    uid = dovecot.append(imap_user, "INBOX", message(1))
+    session.select("INBOX")
+    session.fetch_messages([uid], headers_only=False)
+    with dovecot.client(imap_user) as c:
+        c.select_folder("INBOX")
+        assert b"\\Seen" not in c.get_flags([uid])[uid]
+
+
+def test_internaldate_is_aware_utc(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    when = datetime(2024, 3, 5, 14, 30, 0, tzinfo=UTC)
+    uid = dovecot.append(imap_user, "INBOX", message(1), internaldate=when)
+    session.select("INBOX")
+    [fetched] = session.fetch_messages([uid], headers_only=True)
+    assert fetched.internaldate == when
+    assert fetched.internaldate.utcoffset() == timedelta(0)
+
+
+def test_fetch_skips_uids_the_server_no_longer_has_and_sorts(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    uids = [dovecot.append(imap_user, "INBOX", message(n)) for n in range(3)]
+    dovecot.expunge(imap_user, "INBOX", uids[1])
+    session.select("INBOX")
+    fetched = session.fetch_messages([uids[2], uids[1], uids[0], 999], headers_only=True)
+    assert [m.uid for m in fetched] == [uids[0], uids[2]]
+
+
+def test_fetch_flags(dovecot: DovecotServer, imap_user: str, session: ImapSession) -> None:
+    a = dovecot.append(imap_user, "INBOX", message(1), flags=["\\Seen"])
+    b = dovecot.append(imap_user, "INBOX", message(2))
+    session.select("INBOX")
+    changes = session.fetch_flags([b, a])
+    assert [(c.uid, c.flags) for c in changes] == [(a, ("\\Seen",)), (b, ())]
+    assert all(c.modseq for c in changes)
+
+
+def test_recent_flag_is_not_reported(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    """\\Recent is per-session (RFC 3501 §2.3.2) and gone in IMAP4rev2: not a real flag."""
+    uid = dovecot.append(imap_user, "INBOX", message(1))
+    session.select("INBOX")
+    assert session.fetch_flags([uid])[0].flags == ()
+
+
+def test_bytes_received_counts_what_the_server_sent(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    uid = dovecot.append(imap_user, "INBOX", message(1) + b"x" * 5000)
+    session.select("INBOX")
+    before = session.bytes_received
+    session.fetch_messages([uid], headers_only=False)
+    assert session.bytes_received - before > 5000
+
+
+# -- changes ----------------------------------------------------------------------------
+
+
+def test_changes_since_reports_flag_changes_and_vanished_uids(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    """RFC 7162 §3.2.6: CHANGEDSINCE with VANISHED returns changed flags and, as
+    VANISHED (EARLIER), the UIDs expunged since that mod-sequence."""
+    uids = [dovecot.append(imap_user, "INBOX", message(n)) for n in range(4)]
+    modseq = session.select("INBOX").highestmodseq
+    assert modseq is not None
+    dovecot.set_flags(imap_user, "INBOX", uids[0], ["\\Seen", "\\Flagged"])
+    dovecot.expunge(imap_user, "INBOX", uids[1])
+    dovecot.expunge(imap_user, "INBOX", uids[2])
+
+    session.select("Sent")  # reopen, as a later sync run would
+    session.select("INBOX")
+    changes, vanished = session.changes_since(modseq)
+
+    assert [(c.uid, set(c.flags)) for c in changes] == [(uids[0], {"\\Seen", "\\Flagged"})]
+    assert changes[0].modseq is not None and changes[0].modseq > modseq
+    assert vanished == [uids[1], uids[2]]
+
+
+def test_changes_since_the_current_modseq_is_empty(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    dovecot.append(imap_user, "INBOX", message(1))
+    modseq = session.select("INBOX").highestmodseq
+    assert modseq is not None
+    assert session.changes_since(modseq) == ([], [])
+
+
+def test_changes_since_on_an_empty_folder(session: ImapSession) -> None:
+    session.select("Trash")
+    assert session.changes_since(1) == ([], [])
+
+
+def test_changes_since_with_condstore_only_leaves_vanished_unknown(
+    dovecot: DovecotServer, imap_user: str
+) -> None:
+    """RFC 7162 §3.1: CONDSTORE alone reports flag changes but not expunges (as Gmail)."""
+    uids = [dovecot.append(imap_user, "INBOX", message(n)) for n in range(2)]
+    with open_session(dovecot, imap_user, use_qresync=False) as s:
+        assert s.capabilities.condstore and not s.capabilities.qresync
+        modseq = s.select("INBOX").highestmodseq
+        assert modseq is not None
+        dovecot.set_flags(imap_user, "INBOX", uids[1], ["\\Answered"])
+        dovecot.expunge(imap_user, "INBOX", uids[0])
+        changes, vanished = s.changes_since(modseq)
+    assert [(c.uid, c.flags) for c in changes] == [(uids[1], ("\\Answered",))]
+    assert vanished is None
+
+
+def test_parse_vanished_expands_ranges() -> None:
+    """RFC 7162 §3.2.10: VANISHED (EARLIER) carries a UID set."""
+    assert parse_vanished(b"(EARLIER) 1:3,7") == [1, 2, 3, 7]
+    assert parse_vanished(b"9:8,2") == [2, 8, 9]
+
+
+# -- IDLE and failures ------------------------------------------------------------------
+
+
+def test_idle_wait_times_out_without_changes(session: ImapSession) -> None:
+    session.select("INBOX")
+    assert session.idle_wait(0.3) is False
+
+
+def test_idle_wait_wakes_on_new_mail(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    """RFC 2177 §3: the server reports EXISTS while the client idles."""
+    session.select("INBOX")
+    timer = threading.Timer(0.3, dovecot.append, (imap_user, "INBOX", message(1)))
+    timer.start()
+    try:
+        assert session.idle_wait(10) is True
+    finally:
+        timer.join()
+    assert session.all_uids() != []  # the session is usable after IDLE
+
+
+def test_dropped_connection_is_transient(session: ImapSession) -> None:
+    session.select("INBOX")
+    session._client._imap.sock.shutdown(socket.SHUT_RDWR)
+    with pytest.raises(TransientError, match=f"Lost the IMAP connection to .* for {EMAIL}"):
+        session.all_uids()
+    with pytest.raises(TransientError, match="reconnect"):
+        session.select("INBOX")
