@@ -128,62 +128,25 @@ def _contacts_list(args: argparse.Namespace) -> None:
 
 
 def _accounts_add(args: argparse.Namespace) -> None:
-    from emailsync.domain.addresses import normalize_email
-    from emailsync.domain.conditions import SyncConditions
     from emailsync.errors import UsageError
-    from emailsync.imap.connection import connect
-    from emailsync.store import accounts as account_store
     from emailsync.store import directory
     from emailsync.store.accounts import Endpoint
-    from emailsync.store.crypto import SecretBox
+    from emailsync.sync.setup import ConnectRequest, add_account
 
     settings, engine = _context()
-    email = normalize_email(args.email)
-    if not email:
-        raise UsageError(f"{args.email!r} is not an email address")
     if not args.password_stdin:
         raise UsageError("Give the password on standard input with --password-stdin")
     password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        raise UsageError("No password was given on standard input")
     user = directory.find_user(engine, args.user)
     imap = Endpoint(*_endpoint(args.imap, "--imap"), args.imap_security)
     smtp = Endpoint(*_endpoint(args.smtp, "--smtp"), args.smtp_security) if args.smtp else None
-    username = args.username or email
-    # Log in before anything is saved: an account that cannot connect is refused.
-    session = connect(
-        imap.host,
-        imap.port,
-        imap.security,
-        username,
-        password,
-        email=email,
-        cafile=settings.ca_file,
-    )
-    try:
-        folder_count = len(session.list_folders())
-    finally:
-        session.close()
-    box = SecretBox.from_environment(settings.home)
-    with engine.begin() as conn:
-        account_id = account_store.create_account(
-            conn,
-            user_id=user.id,
-            email=email,
-            imap=imap,
-            smtp=smtp,
-            username=username,
-            conditions=SyncConditions(),
-        )
-        account = account_store.find_account(conn, str(account_id))
-        account_store.set_password_secret(
-            conn, account_id, box.encrypt(password, context=account.password_context())
-        )
+    request = ConnectRequest(user.id, args.email, imap, smtp, args.username or "", password)
+    account, folders = add_account(settings, engine, request)
     print(
-        f"Connected {email} (account {account_id}): login OK, {folder_count} folders. "
+        f"Connected {account.email} (account {account.id}): login OK, {len(folders)} folders. "
         f"Sync conditions: 3 months back, only CRM contacts, Inbox and Sent. "
-        f"Change them with `emailsync accounts configure {account_id}`, then run "
-        f"`emailsync sync {account_id}`."
+        f"Change them with `emailsync accounts configure {account.id}`, then run "
+        f"`emailsync sync {account.id}`."
     )
 
 

@@ -24,6 +24,8 @@ from emailsync.sync.account_sync import PassResult, open_session, sync_account
 log = logging.getLogger("emailsync.worker")
 
 MAX_BACKOFF = 300.0
+# Accounts the worker leaves alone until the user acts (reconnects, resumes).
+IDLE_STATES = frozenset({"needs_reconnect", "paused", "removed"})
 
 
 def run_account(

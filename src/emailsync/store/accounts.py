@@ -39,6 +39,9 @@ class Account:
     sync_started_at: datetime | None
     last_sync_at: datetime | None
     last_error: str | None
+    default_sharing: str = "private"
+    progress_done: int = 0
+    progress_total: int = 0
 
     @property
     def own_emails(self) -> frozenset[str]:
@@ -90,6 +93,9 @@ def _account(row: sa.Row) -> Account:
         sync_started_at=row.sync_started_at,
         last_sync_at=row.last_sync_at,
         last_error=row.last_error,
+        default_sharing=row.default_sharing,
+        progress_done=row.progress_done,
+        progress_total=row.progress_total,
     )
 
 
@@ -162,8 +168,20 @@ def find_account(conn: sa.Connection, ref: str) -> Account:
     return _account(rows[0])
 
 
-def list_accounts(conn: sa.Connection) -> list[Account]:
-    return [_account(r) for r in conn.execute(_select_accounts().order_by(accounts.c.id))]
+def list_accounts(conn: sa.Connection, user_id: int | None = None) -> list[Account]:
+    """All accounts, or those of one user (settings are personal: the web app asks so)."""
+    query = _select_accounts().order_by(accounts.c.id)
+    if user_id is not None:
+        query = query.where(accounts.c.user_id == user_id)
+    return [_account(r) for r in conn.execute(query)]
+
+
+def set_default_sharing(conn: sa.Connection, account_id: int, sharing: str) -> None:
+    if sharing not in ("private", "shared"):
+        raise UsageError("Sharing is either private or shared")
+    conn.execute(
+        accounts.update().where(accounts.c.id == account_id).values(default_sharing=sharing)
+    )
 
 
 def configure(conn: sa.Connection, account_id: int, conditions: SyncConditions) -> None:
@@ -282,3 +300,24 @@ def start_remap(conn: sa.Connection, folder_id: int, uidvalidity: int) -> None:
         highestmodseq=None,
         remapping=True,
     )
+
+
+def set_progress(conn: sa.Connection, account_id: int, done: int, total: int) -> None:
+    conn.execute(
+        accounts.update()
+        .where(accounts.c.id == account_id)
+        .values(progress_done=done, progress_total=total)
+    )
+
+
+def delete_account(conn: sa.Connection, account_id: int, *, keep_mail: bool) -> None:
+    """Remove an account. Keeping the mail is not offered by deleting rows: the account is
+    kept as `removed` (no credentials, never synced again) so its mail stays readable."""
+    if keep_mail:
+        conn.execute(
+            accounts.update()
+            .where(accounts.c.id == account_id)
+            .values(state="removed", password_secret="", last_error=None)
+        )
+    else:
+        conn.execute(accounts.delete().where(accounts.c.id == account_id))

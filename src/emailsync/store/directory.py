@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from emailsync.domain.addresses import normalize_email
 from emailsync.errors import UsageError
-from emailsync.store.tables import person_emails, persons, users
+from emailsync.store.tables import organisations, person_emails, persons, users
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +26,11 @@ class User:
 class Person:
     id: int
     name: str
-    org: str
+    org: str  # the organisation's name, "" when none
     emails: tuple[str, ...]
+    organisation_id: int | None = None
+    owner_user_id: int | None = None
+    visibility: str = "company"
 
 
 def _valid_email(raw: str) -> str:
@@ -63,8 +66,20 @@ def list_users(engine: sa.Engine) -> list[User]:
     return [User(r.id, r.email, r.name) for r in rows]
 
 
-def add_person(engine: sa.Engine, emails: Iterable[str], name: str = "", org: str = "") -> Person:
-    """Add a person, or add addresses to the person who already owns one of them."""
+def add_person(
+    engine: sa.Engine,
+    emails: Iterable[str],
+    name: str = "",
+    org: str = "",
+    *,
+    owner_user_id: int | None = None,
+    visibility: str = "company",
+) -> Person:
+    """Add a person, or add addresses to the person who already owns one of them.
+
+    `org` names an organisation, created when it does not exist yet."""
+    from emailsync.store.crm import organisation_by_name
+
     addresses = list(dict.fromkeys(_valid_email(e) for e in emails))
     if not addresses:
         raise UsageError("A contact needs at least one email address")
@@ -79,14 +94,25 @@ def add_person(engine: sa.Engine, emails: Iterable[str], name: str = "", org: st
             raise UsageError(
                 f"The addresses {', '.join(addresses)} belong to different contacts already"
             )
+        if visibility not in ("company", "owner"):
+            raise UsageError("Visibility is company or owner")
+        org_id = organisation_by_name(conn, org, create=True) if org else None
         if owners:
             person_id = owners.pop()
-            changes = {k: v for k, v in (("name", name), ("org", org)) if v}
+            changes: dict[str, object] = {"name": name} if name else {}
+            if org_id is not None:
+                changes["organisation_id"] = org_id
             if changes:
                 conn.execute(persons.update().where(persons.c.id == person_id).values(**changes))
         else:
             person_id = conn.execute(
-                persons.insert().values(name=name, org=org, created_at=datetime.now(UTC))
+                persons.insert().values(
+                    name=name,
+                    organisation_id=org_id,
+                    owner_user_id=owner_user_id,
+                    visibility=visibility,
+                    created_at=datetime.now(UTC),
+                )
             ).inserted_primary_key[0]
         known = {
             r.email
@@ -102,24 +128,89 @@ def add_person(engine: sa.Engine, emails: Iterable[str], name: str = "", org: st
     return get_person(engine, person_id)
 
 
+def _person_query() -> sa.Select:
+    return sa.select(persons, organisations.c.name.label("org_name")).outerjoin(
+        organisations, organisations.c.id == persons.c.organisation_id
+    )
+
+
+def _person(row: sa.Row, emails: Iterable[str]) -> Person:
+    return Person(
+        row.id,
+        row.name,
+        row.org_name or "",
+        tuple(emails),
+        row.organisation_id,
+        row.owner_user_id,
+        row.visibility,
+    )
+
+
 def get_person(engine: sa.Engine, person_id: int) -> Person:
     with engine.connect() as conn:
-        row = conn.execute(sa.select(persons).where(persons.c.id == person_id)).one()
+        row = conn.execute(_person_query().where(persons.c.id == person_id)).first()
+        if row is None:
+            raise UsageError(f"No contact {person_id}")
         emails = conn.execute(
             sa.select(person_emails.c.email)
             .where(person_emails.c.person_id == person_id)
             .order_by(person_emails.c.email)
         ).scalars()
-        return Person(row.id, row.name, row.org, tuple(emails))
+        return _person(row, emails)
 
 
 def list_persons(engine: sa.Engine) -> list[Person]:
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(persons).order_by(persons.c.id)).all()
+        rows = conn.execute(_person_query().order_by(persons.c.id)).all()
         emails: dict[int, list[str]] = {}
         for e in conn.execute(sa.select(person_emails).order_by(person_emails.c.email)):
             emails.setdefault(e.person_id, []).append(e.email)
-    return [Person(r.id, r.name, r.org, tuple(emails.get(r.id, ()))) for r in rows]
+    return [_person(r, emails.get(r.id, ())) for r in rows]
+
+
+def find_person_by_email(engine: sa.Engine, email: str) -> int | None:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(person_emails.c.person_id).where(
+                person_emails.c.email == normalize_email(email)
+            )
+        ).scalar()
+
+
+def update_person(
+    engine: sa.Engine,
+    person_id: int,
+    *,
+    name: str | None = None,
+    org: str | None = None,
+    visibility: str | None = None,
+) -> Person:
+    from emailsync.store.crm import organisation_by_name
+
+    with engine.begin() as conn:
+        values: dict[str, object] = {}
+        if name is not None:
+            values["name"] = name
+        if org is not None:
+            values["organisation_id"] = organisation_by_name(conn, org, create=True)
+        if visibility is not None:
+            if visibility not in ("company", "owner"):
+                raise UsageError("Visibility is company or owner")
+            values["visibility"] = visibility
+        if (
+            values
+            and not conn.execute(
+                persons.update().where(persons.c.id == person_id).values(**values)
+            ).rowcount
+        ):
+            raise UsageError(f"No contact {person_id}")
+    return get_person(engine, person_id)
+
+
+def delete_person(engine: sa.Engine, person_id: int) -> None:
+    with engine.begin() as conn:
+        if not conn.execute(persons.delete().where(persons.c.id == person_id)).rowcount:
+            raise UsageError(f"No contact {person_id}")
 
 
 def contact_emails(conn: sa.Connection) -> frozenset[str]:

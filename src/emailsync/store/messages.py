@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from emailsync.domain.model import FetchedMessage, ParsedMessage
+from emailsync.domain.threading import subject_key
 from emailsync.store.tables import (
     accounts,
     folders,
@@ -25,6 +26,7 @@ from emailsync.store.tables import (
     person_emails,
     persons,
 )
+from emailsync.store.threads import attach_message, refresh_account_threads
 
 ADDRESS_FIELDS = ("from", "sender", "reply_to", "to", "cc", "bcc")
 
@@ -78,6 +80,7 @@ def write_batch(
     new_messages: Sequence[NewMessage],
     new_locations: Sequence[NewLocation],
     cursor: int,
+    default_sharing: str = "private",
     folder_values: dict[str, object] | None = None,
 ) -> int:
     """Store a batch and move the folder cursor to `cursor`, atomically. Returns the
@@ -91,6 +94,7 @@ def write_batch(
         if item.key in ids:  # a copy seen earlier in this batch, or a replayed batch
             continue
         ids[item.key] = _insert_message(conn, account_id, item, now)
+        attach_message(conn, account_id, ids[item.key], default_sharing)
         created += 1
     location_rows = [
         {
@@ -134,7 +138,7 @@ def _insert_message(conn: sa.Connection, account_id: int, item: NewMessage, now:
             message_id=parsed.message_id,
             in_reply_to=parsed.in_reply_to,
             reference_ids=list(parsed.references),
-            thread_id=_thread_of(conn, account_id, parsed),
+            subject_key=subject_key(parsed.subject),
             date=parsed.date,
             internaldate=fetched.internaldate,
             subject=parsed.subject,
@@ -167,33 +171,7 @@ def _insert_message(conn: sa.Connection, account_id: int, item: NewMessage, now:
             message_addresses.insert(),
             [{"message_id": message_id, "field": f, "email": e} for f, e in sorted(address_rows)],
         )
-    conn.execute(
-        messages.update()
-        .where(messages.c.id == message_id, messages.c.thread_id.is_(None))
-        .values(thread_id=message_id)
-    )
     return message_id
-
-
-def _thread_of(conn: sa.Connection, account_id: int, parsed: ParsedMessage) -> int | None:
-    """The thread of the nearest stored ancestor (References, In-Reply-To).
-
-    A placeholder for the JWZ threader of the CRM layer: it only joins a message to an
-    ancestor that is stored already, so arrival order can matter."""
-    ancestors = [*reversed(parsed.references), parsed.in_reply_to]
-    ancestors = [a for a in ancestors if a]
-    if not ancestors:
-        return None
-    rows = conn.execute(
-        sa.select(messages.c.message_id, messages.c.thread_id).where(
-            messages.c.account_id == account_id, messages.c.message_id.in_(ancestors)
-        )
-    ).all()
-    by_id = {r.message_id: r.thread_id for r in rows}
-    for ancestor in ancestors:
-        if by_id.get(ancestor):
-            return by_id[ancestor]
-    return None
 
 
 def _insert_locations(conn: sa.Connection, folder_id: int, rows: list[dict]) -> None:
@@ -277,7 +255,10 @@ def delete_orphans(conn: sa.Connection, account_id: int) -> int:
         .where(messages.c.account_id == account_id)
         .where(~sa.exists().where(message_locations.c.message_id == messages.c.id))
     )
-    return conn.execute(messages.delete().where(messages.c.id.in_(orphan_ids))).rowcount or 0
+    removed = conn.execute(messages.delete().where(messages.c.id.in_(orphan_ids))).rowcount or 0
+    if removed:
+        refresh_account_threads(conn, account_id)
+    return removed
 
 
 def forget_folders(conn: sa.Connection, account_id: int, keep: Iterable[str]) -> None:

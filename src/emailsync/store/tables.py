@@ -54,6 +54,48 @@ users = sa.Table(
     sa.Column("email", sa.String(320), nullable=False, unique=True),
     sa.Column("name", sa.String(200), nullable=False, server_default=""),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    # "admin" manages users; it grants no access to anybody's mail (see domain.privacy)
+    sa.Column("role", sa.String(10), nullable=False, server_default="member"),
+    sa.Column("password_hash", sa.String(255)),
+)
+
+# Per-user API tokens: only a hash is stored; the token is shown once at creation.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("last_used_at", UtcDateTime()),
+)
+
+# CRM records. `visibility` is "company" (every user sees it) or "owner" (only its
+# owner): what the privacy rule asks when it decides whether shared mail linked to the
+# record may be shown to a colleague.
+organisations = sa.Table(
+    "organisations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("owner_user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("visibility", sa.String(10), nullable=False, server_default="company"),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("name"),
+)
+
+organisation_domains = sa.Table(
+    "organisation_domains",
+    metadata,
+    sa.Column("domain", sa.String(255), primary_key=True),
+    sa.Column(
+        "organisation_id",
+        sa.Integer,
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Index(None, "organisation_id"),
 )
 
 persons = sa.Table(
@@ -61,8 +103,32 @@ persons = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(200), nullable=False, server_default=""),
-    sa.Column("org", sa.String(200), nullable=False, server_default=""),
+    sa.Column(
+        "organisation_id", sa.Integer, sa.ForeignKey("organisations.id", ondelete="SET NULL")
+    ),
+    sa.Column("owner_user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("visibility", sa.String(10), nullable=False, server_default="company"),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+deals = sa.Table(
+    "deals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("value", sa.Numeric(14, 2), nullable=False, server_default="0"),
+    sa.Column("currency", sa.String(3), nullable=False, server_default="EUR"),
+    sa.Column("status", sa.String(4), nullable=False, server_default="open"),  # open|won|lost
+    sa.Column("person_id", sa.Integer, sa.ForeignKey("persons.id", ondelete="SET NULL")),
+    sa.Column(
+        "organisation_id", sa.Integer, sa.ForeignKey("organisations.id", ondelete="SET NULL")
+    ),
+    sa.Column("owner_user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("visibility", sa.String(10), nullable=False, server_default="company"),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("closed_at", UtcDateTime()),
+    sa.Index(None, "person_id"),
+    sa.Index(None, "organisation_id"),
 )
 
 person_emails = sa.Table(
@@ -97,6 +163,10 @@ accounts = sa.Table(
     sa.Column("future_mode", sa.String(10), nullable=False),
     sa.Column("track_opens", sa.Boolean, nullable=False),
     sa.Column("track_links", sa.Boolean, nullable=False),
+    sa.Column("default_sharing", sa.String(10), nullable=False, server_default="private"),
+    # messages looked at / to look at in the running pass: the UI's progress bar
+    sa.Column("progress_done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("progress_total", sa.Integer, nullable=False, server_default="0"),
     # state
     sa.Column("state", sa.String(20), nullable=False),
     sa.Column("sync_started_at", UtcDateTime()),
@@ -127,6 +197,27 @@ folders = sa.Table(
     sa.UniqueConstraint("account_id", "name"),
 )
 
+# A conversation. Its owner is the owner of the account the mail came from; `sharing`
+# decides whether colleagues may see it (domain.privacy). `deal_id` with
+# `deal_link_manual` tells whether the user or the linker chose the deal.
+threads = sa.Table(
+    "threads",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "account_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("subject", sa.Text, nullable=False, server_default=""),
+    sa.Column("sharing", sa.String(10), nullable=False, server_default="private"),
+    sa.Column("deal_id", sa.Integer, sa.ForeignKey("deals.id", ondelete="SET NULL")),
+    sa.Column("deal_link_manual", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("deal_link_reason", sa.Text),
+    sa.Column("last_message_at", UtcDateTime()),
+    sa.Column("message_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index(None, "account_id", "last_message_at"),
+)
+
 messages = sa.Table(
     "messages",
     metadata,
@@ -138,7 +229,12 @@ messages = sa.Table(
     sa.Column("message_id", sa.String(1000), nullable=False),
     sa.Column("in_reply_to", sa.String(1000), nullable=False),
     sa.Column("reference_ids", sa.JSON, nullable=False),
-    sa.Column("thread_id", sa.Integer),
+    sa.Column("thread_id", sa.Integer, sa.ForeignKey("threads.id", ondelete="SET NULL")),
+    sa.Column("provider_thread_id", sa.String(64)),
+    # cleaned subject (domain.threading.subject_key), for the subject + participants rule
+    sa.Column("subject_key", sa.String(300), nullable=False, server_default=""),
+    # set when the user moved the message (split): the threader leaves it where it is
+    sa.Column("thread_manual", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("date", UtcDateTime()),
     sa.Column("internaldate", UtcDateTime(), nullable=False),
     sa.Column("subject", sa.Text, nullable=False),
@@ -156,6 +252,8 @@ messages = sa.Table(
     sa.UniqueConstraint("account_id", "dedup_key"),
     sa.Index(None, "account_id", "message_id"),
     sa.Index(None, "thread_id"),
+    sa.Index(None, "account_id", "subject_key"),
+    sa.Index(None, "account_id", "provider_thread_id"),
 )
 
 message_raw = sa.Table(
@@ -202,4 +300,50 @@ message_addresses = sa.Table(
     sa.Column("field", sa.String(8), primary_key=True),
     sa.Column("email", sa.String(320), primary_key=True),
     sa.Index(None, "email"),
+)
+
+# Message-IDs a message points at (In-Reply-To and References): the threader's edges,
+# indexed both ways so a reply that arrives before its parent still finds it.
+message_references = sa.Table(
+    "message_references",
+    metadata,
+    sa.Column(
+        "message_id",
+        sa.Integer,
+        sa.ForeignKey("messages.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("ref", sa.String(1000), primary_key=True),
+    sa.Index(None, "ref"),
+)
+
+# Links of a thread to CRM records, automatic (with the reason, in words) or made by
+# the user. A row with `removed` set is a user's unlink: the linker must not re-add it.
+thread_links = sa.Table(
+    "thread_links",
+    metadata,
+    sa.Column(
+        "thread_id",
+        sa.Integer,
+        sa.ForeignKey("threads.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("kind", sa.String(12), primary_key=True),  # person | organisation
+    sa.Column("target_id", sa.Integer, primary_key=True),
+    sa.Column("manual", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Index(None, "kind", "target_id"),
+)
+
+# A user's blocked addresses and domains (a domain covers its subdomains): mail whose
+# every other participant is blocked is not synced.
+blocked_addresses = sa.Table(
+    "blocked_addresses",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("pattern", sa.String(320), primary_key=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
 )

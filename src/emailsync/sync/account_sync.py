@@ -25,7 +25,7 @@ from emailsync.store import messages as message_store
 from emailsync.store.accounts import Account
 from emailsync.store.crypto import SecretBox
 from emailsync.sync.folder_sync import AccountContext, FolderResult, sync_folder
-from emailsync.sync.progress import Progress, SilentProgress
+from emailsync.sync.progress import BothProgress, Progress, SilentProgress, StoredProgress
 
 
 @dataclass(slots=True)
@@ -64,7 +64,7 @@ def sync_account(
 ) -> PassResult:
     """Run one full pass. Raises ConnectionSetupError / TransientError after recording
     them on the account, so the caller can show the sentence and decide to retry."""
-    progress = progress or SilentProgress()
+    progress = BothProgress(progress or SilentProgress(), StoredProgress(engine, account.id))
     own_session = session is None
     try:
         if session is None:
@@ -105,6 +105,7 @@ def _pass(
         started_at=started_at,
         own_emails=account.own_emails,
         contact_emails=contacts,
+        default_sharing=account.default_sharing,
     )
     result = PassResult()
     for name in names:

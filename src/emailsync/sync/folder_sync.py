@@ -59,6 +59,7 @@ class AccountContext:
     started_at: datetime
     own_emails: frozenset[str]
     contact_emails: frozenset[str]
+    default_sharing: str = "private"
 
 
 @dataclass(slots=True)
@@ -297,6 +298,7 @@ def _store_group(
             new_messages=new_messages,
             new_locations=group.locations,
             cursor=cursor,
+            default_sharing=ctx.default_sharing,
             folder_values=done_values,
         )
     result.new_messages += created

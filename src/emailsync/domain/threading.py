@@ -1,0 +1,133 @@
+"""Which messages belong to one conversation: the rules, pure.
+
+A thread is a connected component of messages under three kinds of edge, tried in this
+order of trust:
+
+  1. references  A names B's Message-ID in In-Reply-To/References, or A and B name the
+                 same Message-ID (siblings under a parent we never saw: JWZ's empty
+                 container). The backbone, as in JWZ's algorithm, minus its subject
+                 merging, which joins unrelated "Invoice" threads.
+  2. provider    the server's own thread id (Gmail X-GM-THRID) is equal.
+  3. subject     the cleaned subjects are equal and not empty, the two messages share at
+                 least two participants (From/To/Cc; Bcc is private and ignored), and
+                 they are at most SUBJECT_GAP apart: a cap, so a yearly "Invoice" to the
+                 same two people does not grow one endless thread.
+
+Every edge is a symmetric test on a pair, so the components (the threads) are the same
+whatever order the mail arrives in; a message that arrives later and connects two
+threads merges them. `group` computes the components for a whole set at once; the store
+does the same incrementally (store/threads.py), and a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+SUBJECT_GAP = timedelta(days=30)
+MAX_SUBJECT_KEY = 300
+
+_PREFIX = re.compile(
+    r"^\s*((re|fw|fwd|aw|wg|sv|vs|antw|ref|tr|rif|r|enc|odp|res)(\[\d+\])?\s*[:：]\s*"
+    r"|\[[^\]]{1,40}\]\s*)",
+    re.IGNORECASE,
+)
+
+
+def subject_key(subject: str) -> str:
+    """The subject without reply/forward prefixes, list tags and case: "Re: [acme] Fwd:
+    Renewal" and "renewal" are the same conversation subject."""
+    s = subject
+    while True:
+        stripped = _PREFIX.sub("", s, count=1)
+        if stripped == s:
+            break
+        s = stripped
+    return " ".join(s.split()).casefold()[:MAX_SUBJECT_KEY]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageNode:
+    """What the threader needs to know about one message."""
+
+    key: int  # the message's id in the store (or any unique key)
+    message_id: str
+    references: tuple[str, ...]  # In-Reply-To and References, in any order
+    subject_key: str
+    participants: frozenset[str]  # From, To, Cc (never Bcc), normalised
+    date: datetime
+    provider_thread_id: str = ""
+
+
+def subject_edge(a: MessageNode, b: MessageNode) -> bool:
+    return (
+        bool(a.subject_key)
+        and a.subject_key == b.subject_key
+        and abs(a.date - b.date) <= SUBJECT_GAP
+        and len(a.participants & b.participants) >= 2
+    )
+
+
+def reference_edge(a: MessageNode, b: MessageNode) -> bool:
+    a_refs, b_refs = set(a.references), set(b.references)
+    return (
+        (bool(b.message_id) and b.message_id in a_refs)
+        or (bool(a.message_id) and a.message_id in b_refs)
+        or bool(a_refs & b_refs)
+        or (bool(a.message_id) and a.message_id == b.message_id)
+    )
+
+
+def provider_edge(a: MessageNode, b: MessageNode) -> bool:
+    return bool(a.provider_thread_id) and a.provider_thread_id == b.provider_thread_id
+
+
+def connected(a: MessageNode, b: MessageNode) -> bool:
+    return reference_edge(a, b) or provider_edge(a, b) or subject_edge(a, b)
+
+
+def group(nodes: Sequence[MessageNode]) -> list[frozenset[int]]:
+    """The threads of a set of messages, as sets of keys (sorted by smallest key)."""
+    parent = {n.key: n.key for n in nodes}
+
+    def find(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    # Index by the values an edge can share, so this is not quadratic on big mailboxes.
+    by_ref: dict[str, list[int]] = {}
+    by_provider: dict[str, list[int]] = {}
+    by_subject: dict[str, list[MessageNode]] = {}
+    for n in nodes:
+        for ref in {*n.references, n.message_id} - {""}:
+            by_ref.setdefault(ref, []).append(n.key)
+        if n.provider_thread_id:
+            by_provider.setdefault(n.provider_thread_id, []).append(n.key)
+        if n.subject_key:
+            by_subject.setdefault(n.subject_key, []).append(n)
+    for keys in (*by_ref.values(), *by_provider.values()):
+        for k in keys[1:]:
+            union(keys[0], k)
+    for same in by_subject.values():
+        for i, a in enumerate(same):
+            for b in same[i + 1 :]:
+                if subject_edge(a, b):
+                    union(a.key, b.key)
+    components: dict[int, set[int]] = {}
+    for n in nodes:
+        components.setdefault(find(n.key), set()).add(n.key)
+    return sorted((frozenset(c) for c in components.values()), key=min)
+
+
+def neighbours(node: MessageNode, candidates: Iterable[MessageNode]) -> list[int]:
+    """Keys of the candidates that share an edge with `node`."""
+    return [c.key for c in candidates if c.key != node.key and connected(node, c)]

@@ -1,0 +1,159 @@
+"""The product in one process: sync workers beside the web server (SQLite default).
+
+A `Supervisor` keeps one worker thread (runtime.worker.run_account) per account that
+should sync, and reacts to what users do in the web app through `wake(account_id)`:
+
+    state read from the store         supervisor does
+    ------------------------------    --------------------------------------------------
+    setup (conditions not chosen)     nothing yet: the first pass waits for "Sync"
+    paused / removed / needs_reconnect stop the worker (after its running pass) and keep
+                                      that state: a pass that ends meanwhile writes
+                                      "active", which is put back to the user's choice
+    anything else (new, syncing,      a worker runs; wake() ends its wait for new mail
+      active, error)                  so a new pass starts at once ("Sync now")
+
+The worker notices a stop request between passes, within about a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import sqlalchemy as sa
+
+from emailsync.config import Settings
+from emailsync.runtime.worker import IDLE_STATES, run_account
+from emailsync.store import accounts as account_store
+
+log = logging.getLogger("emailsync.product")
+
+# Accounts added in the web app wait in "setup" until the user presses Sync.
+WAITING_STATES = IDLE_STATES | {"setup"}
+# Held states the supervisor restores when a finishing pass overwrote them.
+HELD_STATES = frozenset({"paused", "removed"})
+
+
+class Supervisor:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: sa.Engine,
+        *,
+        poll_seconds: float = 60.0,
+        tick_seconds: float = 1.0,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.poll_seconds = poll_seconds
+        self.tick_seconds = tick_seconds
+        self.stop_event = threading.Event()
+        self._nudge = threading.Event()
+        self._lock = threading.Lock()
+        self._woken: set[int] = set()
+        self._workers: dict[int, tuple[threading.Thread, threading.Event]] = {}
+        self._held: dict[int, str] = {}
+        self._thread: threading.Thread | None = None
+
+    def wake(self, account_id: int) -> None:
+        """Something changed for this account (Sync, Sync now, pause, resume, reconnect)."""
+        with self._lock:
+            self._woken.add(account_id)
+        self._nudge.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="supervisor", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stop_event.set()
+        self._nudge.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run(self) -> None:
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    self._tick()
+                except Exception:  # the supervisor must outlive a bad tick (db busy...)
+                    log.exception("supervisor tick failed")
+                self._nudge.wait(self.tick_seconds)
+                self._nudge.clear()
+        finally:
+            for _, stop in self._workers.values():
+                stop.set()
+            for thread, _ in self._workers.values():
+                thread.join(timeout=10)
+
+    def _tick(self) -> None:
+        with self._lock:
+            woken, self._woken = self._woken, set()
+        with self.engine.connect() as conn:
+            states = {a.id: a.state for a in account_store.list_accounts(conn)}
+        for account_id in woken:
+            self._held.pop(account_id, None)
+            worker = self._workers.get(account_id)
+            if worker is not None:
+                worker[1].set()  # ends the wait for mail; a new worker starts a new pass
+        for account_id, (thread, stop) in list(self._workers.items()):
+            state = states.get(account_id)
+            if state is None or state in WAITING_STATES:
+                stop.set()
+                if state in HELD_STATES:
+                    self._held[account_id] = state
+            if not thread.is_alive():
+                del self._workers[account_id]
+        for account_id, held in list(self._held.items()):
+            if account_id in self._workers:
+                continue  # its last pass is still running
+            del self._held[account_id]
+            if states.get(account_id) not in (None, held):
+                with self.engine.begin() as conn:
+                    account_store.set_state(conn, account_id, held)
+                states[account_id] = held
+        for account_id, state in states.items():
+            if state in WAITING_STATES or account_id in self._workers:
+                continue
+            stop = threading.Event()
+            thread = threading.Thread(
+                target=self._run_worker,
+                args=(account_id, stop),
+                name=f"account-{account_id}",
+                daemon=True,
+            )
+            self._workers[account_id] = (thread, stop)
+            thread.start()
+
+    def _run_worker(self, account_id: int, stop: threading.Event) -> None:
+        try:
+            run_account(
+                self.settings, self.engine, account_id, stop=stop, poll_seconds=self.poll_seconds
+            )
+        except Exception:
+            log.exception("worker for account %s stopped", account_id)
+        finally:
+            self._nudge.set()
+
+
+def run_product(
+    settings: Settings,
+    engine: sa.Engine,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8025,
+    poll_seconds: float = 60.0,
+) -> None:
+    """Serve the web app and keep every account in sync until Ctrl-C (or SIGTERM)."""
+    import uvicorn
+
+    from emailsync.web.app import create_app
+
+    supervisor = Supervisor(settings, engine, poll_seconds=poll_seconds)
+    app = create_app(settings, engine, wake=supervisor.wake)
+    supervisor.start()
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    try:
+        server.run()  # handles Ctrl-C / SIGTERM itself and returns
+    finally:
+        supervisor.stop()
