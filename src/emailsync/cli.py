@@ -8,15 +8,15 @@ lazy so that a quick command does not pay for the whole package.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import sqlalchemy as sa
-
-    from emailsync.config import Settings
+from emailsync.commands.common import context as _context
+from emailsync.commands.common import print_json as _print_json
+from emailsync.commands.common import table as _table
+from emailsync.commands.common import user_id as _user_id
+from emailsync.store.db import reading
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -40,25 +40,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 # -- plumbing ------------------------------------------------------------------------
 
 
-def _context() -> tuple[Settings, sa.Engine]:
-    from emailsync.config import Settings
-    from emailsync.store.db import open_database
-
-    settings = Settings.from_environment()
-    return settings, open_database(settings)
-
-
-def _print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
-    sys.stdout.write("\n")
-
-
-def _table(rows: list[list[str]], header: list[str]) -> None:
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
-    for row in [header, *rows]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
-
-
 def _endpoint(value: str, option: str) -> tuple[str, int]:
     from emailsync.errors import UsageError
 
@@ -75,8 +56,36 @@ def _users_add(args: argparse.Namespace) -> None:
     from emailsync.store import directory
 
     _, engine = _context()
+    password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else ""
     user = directory.add_user(engine, args.email, args.name or "")
-    print(f"Added user {user.email} (id {user.id})")
+    if password:
+        from emailsync.auth import set_password
+
+        set_password(engine, user.id, password)
+    note = "" if password else " (no password: set one with `users passwd` to sign in)"
+    print(f"Added user {user.email} (id {user.id}){note}")
+
+
+def _users_passwd(args: argparse.Namespace) -> None:
+    from emailsync.auth import set_password
+    from emailsync.errors import UsageError
+    from emailsync.store import directory
+
+    _, engine = _context()
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise UsageError("Give the new password on standard input")
+    set_password(engine, directory.find_user(engine, args.email).id, password)
+    print(f"Password of {args.email} set")
+
+
+def _users_token(args: argparse.Namespace) -> None:
+    from emailsync.auth import create_api_token
+    from emailsync.store import directory
+
+    _, engine = _context()
+    token = create_api_token(engine, directory.find_user(engine, args.email).id, args.name)
+    print(token)
 
 
 def _users_list(args: argparse.Namespace) -> None:
@@ -94,8 +103,21 @@ def _contacts_add(args: argparse.Namespace) -> None:
     from emailsync.store import directory
 
     _, engine = _context()
-    person = directory.add_person(engine, [args.email, *args.also], args.name or "", args.org or "")
-    print(f"Contact {person.name or person.emails[0]} (id {person.id}): {', '.join(person.emails)}")
+    person = directory.add_person(
+        engine,
+        [args.email, *args.also],
+        args.name or "",
+        args.org or "",
+        owner_user_id=_user_id(engine, args.owner),
+        visibility=args.visibility,
+    )
+    from emailsync.commands.crm import _relink
+
+    linked = _relink(engine, list(person.emails))
+    print(
+        f"Contact {person.name or person.emails[0]} (id {person.id}): {', '.join(person.emails)}"
+        + (f"; {linked} threads linked to deals" if linked else "")
+    )
 
 
 def _contacts_import(args: argparse.Namespace) -> None:
@@ -105,6 +127,9 @@ def _contacts_import(args: argparse.Namespace) -> None:
 
     _, engine = _context()
     count = directory.import_persons_csv(engine, Path(args.file))
+    from emailsync.commands.crm import _relink
+
+    _relink(engine)
     print(f"Imported {count} contacts from {args.file}")
 
 
@@ -179,7 +204,7 @@ def _accounts_list(args: argparse.Namespace) -> None:
     from emailsync.store import accounts as account_store
 
     _, engine = _context()
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         accounts = account_store.list_accounts(conn)
     if args.json:
         _print_json([_account_json(a) for a in accounts])
@@ -205,7 +230,7 @@ def _accounts_folders(args: argparse.Namespace) -> None:
     from emailsync.sync.account_sync import open_session
 
     settings, engine = _context()
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         account = account_store.find_account(conn, args.account)
     session = open_session(settings, account)
     try:
@@ -269,12 +294,35 @@ def _accounts_configure(args: argparse.Namespace) -> None:
     )
 
 
+def _accounts_aliases(args: argparse.Namespace) -> None:
+    from emailsync.store import accounts as account_store
+
+    _, engine = _context()
+    with engine.begin() as conn:
+        account = account_store.find_account(conn, args.account)
+        aliases = account_store.add_aliases(conn, account.id, set(args.add))
+    if args.json:
+        _print_json(list(aliases))
+    else:
+        print(f"{account.email} also sends as: {', '.join(aliases) or 'no other address'}")
+
+
+def _accounts_sharing(args: argparse.Namespace) -> None:
+    from emailsync.store import accounts as account_store
+
+    _, engine = _context()
+    with engine.begin() as conn:
+        account = account_store.find_account(conn, args.account)
+        account_store.set_default_sharing(conn, account.id, args.sharing)
+    print(f"New threads of {account.email} will be {args.sharing}")
+
+
 def _accounts_status(args: argparse.Namespace) -> None:
     from emailsync.store import accounts as account_store
     from emailsync.store import messages as message_store
 
     _, engine = _context()
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         account = account_store.find_account(conn, args.account)
         folders = account_store.list_folders(conn, account.id)
         counts = message_store.folder_counts(conn, account.id)
@@ -329,8 +377,30 @@ def _sync(args: argparse.Namespace) -> None:
     from emailsync.sync.terminal import progress_for_terminal
 
     settings, engine = _context()
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         account = account_store.find_account(conn, args.account)
+    if args.backfill_contact or args.rescan:
+        from emailsync.domain.addresses import normalize_email
+        from emailsync.store import conversations, directory
+
+        emails = None
+        if args.backfill_contact:
+            person_id = directory.find_person_by_email(engine, args.backfill_contact)
+            if person_id is None:
+                from emailsync.errors import UsageError
+
+                raise UsageError(
+                    f"{args.backfill_contact} is not a CRM contact: add it with "
+                    f"`emailsync contacts add {normalize_email(args.backfill_contact)}` first"
+                )
+            with reading(engine) as conn:
+                emails = frozenset(conversations.person_emails_of(conn, person_id))
+        with progress_for_terminal() as progress:
+            result = sync_account(
+                settings, engine, account, progress=progress, rescan=True, rescan_for=emails
+            )
+        _report_pass(account.email, result)
+        return
     with progress_for_terminal() as progress:
         result = sync_account(settings, engine, account, progress=progress)
     _report_pass(account.email, result)
@@ -371,9 +441,9 @@ def _messages_list(args: argparse.Namespace) -> None:
     from emailsync.store import messages as message_store
 
     _, engine = _context()
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         account = account_store.find_account(conn, args.account)
-        rows = message_store.list_messages(conn, account.id)
+        rows = message_store.list_messages(conn, account.id, _user_id(engine, args.user))
     if args.json:
         _print_json(rows)
         return
@@ -394,27 +464,20 @@ def _messages_list(args: argparse.Namespace) -> None:
 
 def _serve(args: argparse.Namespace) -> None:
     import logging
-    import threading
 
-    from emailsync.runtime.worker import run_all
+    from emailsync.runtime.product import run_product
 
     settings, engine = _context()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    print(
-        f"emailsync: data in {settings.home}; syncing every connected account (Ctrl-C to stop)",
-        file=sys.stderr,
-    )
-    stop = threading.Event()
-    try:
-        run_all(settings, engine, stop=stop, poll_seconds=args.poll)
-    except KeyboardInterrupt:
-        stop.set()
+    run_product(settings, engine, host=args.host, port=args.port, poll_seconds=args.poll)
 
 
 # -- the parser ----------------------------------------------------------------------
 
 
 def _parser() -> argparse.ArgumentParser:
+    from emailsync.commands import crm as crm_commands
+
     p = argparse.ArgumentParser(prog="emailsync", description="Email sync engine for a CRM.")
     sub = p.add_subparsers(metavar="COMMAND")
 
@@ -423,6 +486,18 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("email")
     u.add_argument("--name")
     u.set_defaults(handler=_users_add)
+    u.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read a password for signing in to the web app from stdin",
+    )
+    u = users.add_parser("passwd", help="set a user's password (read from stdin)")
+    u.add_argument("email")
+    u.set_defaults(handler=_users_passwd)
+    u = users.add_parser("token", help="create an API token for a user (printed once)")
+    u.add_argument("email")
+    u.add_argument("--name", default="cli", help="what the token is for")
+    u.set_defaults(handler=_users_token)
     u = users.add_parser("list", help="list users")
     u.add_argument("--json", action="store_true")
     u.set_defaults(handler=_users_list)
@@ -439,6 +514,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="EMAIL",
         help="another address of the same person (repeatable)",
     )
+    c.add_argument("--owner", metavar="USER_EMAIL", help="the CRM user who owns the contact")
+    c.add_argument("--visibility", choices=["company", "owner"], default="company")
     c.set_defaults(handler=_contacts_add)
     c = contacts.add_parser("import", help="import contacts from a CSV file (name,email,org)")
     c.add_argument("file")
@@ -480,6 +557,15 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--track-opens", action=argparse.BooleanOptionalAction, default=None)
     a.add_argument("--track-links", action=argparse.BooleanOptionalAction, default=None)
     a.set_defaults(handler=_accounts_configure)
+    a = accounts.add_parser("aliases", help="addresses that count as the account's owner")
+    a.add_argument("account", metavar="ACCOUNT")
+    a.add_argument("--add", action="append", default=[], metavar="EMAIL")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(handler=_accounts_aliases)
+    a = accounts.add_parser("sharing", help="default sharing of the account's future mail")
+    a.add_argument("account", metavar="ACCOUNT")
+    a.add_argument("sharing", choices=["private", "shared"])
+    a.set_defaults(handler=_accounts_sharing)
     a = accounts.add_parser("status", help="sync state, per folder")
     a.add_argument("account", metavar="ACCOUNT")
     a.add_argument("--json", action="store_true")
@@ -488,15 +574,31 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sync", help="sync a mailbox (keeps running unless --once)")
     s.add_argument("account", metavar="ACCOUNT")
     s.add_argument("--once", action="store_true", help="one full pass, then exit")
+    s.add_argument(
+        "--backfill-contact",
+        metavar="EMAIL",
+        help="fetch a contact's past mail that a contacts-only sync left out",
+    )
+    s.add_argument(
+        "--rescan",
+        action="store_true",
+        help="look again at past mail left out (after unblocking an address)",
+    )
     s.set_defaults(handler=_sync)
 
     messages = sub.add_parser("messages", help="synced mail").add_subparsers(metavar="ACTION")
     m = messages.add_parser("list", help="list the synced messages of an account")
     m.add_argument("--account", required=True, metavar="ACCOUNT")
+    m.add_argument("--user", metavar="EMAIL", help="read as this user (privacy rule applies)")
     m.add_argument("--json", action="store_true")
     m.set_defaults(handler=_messages_list)
+    crm_commands.register_messages(messages)
 
-    s = sub.add_parser("serve", help="run the product: sync every account continuously")
+    crm_commands.register(sub)
+
+    s = sub.add_parser("serve", help="run the product: web app and sync workers")
+    s.add_argument("--host", default="127.0.0.1", help="address the web app listens on")
+    s.add_argument("--port", type=int, default=8025)
     s.add_argument("--poll", type=float, default=60.0, help="seconds between passes")
     s.set_defaults(handler=_serve)
     return p

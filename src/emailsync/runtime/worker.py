@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from emailsync.config import Settings
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
 from emailsync.store import accounts as account_store
+from emailsync.store.db import reading
 from emailsync.sync.account_sync import PassResult, open_session, sync_account
 
 log = logging.getLogger("emailsync.worker")
@@ -40,7 +41,7 @@ def run_account(
     """Sync one account until `stop` is set or it needs the user to reconnect."""
     backoff = 5.0
     while not stop.is_set():
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             account = account_store.find_account(conn, str(account_id))
         try:
             session = open_session(settings, account)
@@ -56,7 +57,7 @@ def run_account(
             continue
         try:
             while not stop.is_set():
-                with engine.connect() as conn:
+                with reading(engine) as conn:
                     account = account_store.find_account(conn, str(account_id))
                 result = sync_account(settings, engine, account, session=session)
                 backoff = 5.0
@@ -93,7 +94,7 @@ def run_all(
     """One thread per account; new accounts are picked up every `poll_seconds`."""
     threads: dict[int, threading.Thread] = {}
     while not stop.is_set():
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             ids = [a.id for a in account_store.list_accounts(conn) if a.state != "needs_reconnect"]
         for account_id in ids:
             if account_id in threads and threads[account_id].is_alive():

@@ -321,3 +321,33 @@ def delete_account(conn: sa.Connection, account_id: int, *, keep_mail: bool) -> 
         )
     else:
         conn.execute(accounts.delete().where(accounts.c.id == account_id))
+
+
+def learn_aliases(conn: sa.Connection, account_id: int) -> tuple[str, ...]:
+    """The addresses the account sends from, learnt from the From of its Sent folder,
+    count as the user (never as a contact) for direction and linking."""
+    from emailsync.store.tables import messages
+
+    sent_from = set(
+        conn.execute(
+            sa.select(messages.c.from_email)
+            .join(message_locations, message_locations.c.message_id == messages.c.id)
+            .join(folders, folders.c.id == message_locations.c.folder_id)
+            .where(folders.c.account_id == account_id, folders.c.role == FolderRole.SENT)
+            .distinct()
+        ).scalars()
+    )
+    return add_aliases(conn, account_id, sent_from)
+
+
+def add_aliases(conn: sa.Connection, account_id: int, emails: set[str]) -> tuple[str, ...]:
+    row = conn.execute(
+        sa.select(accounts.c.email, accounts.c.aliases).where(accounts.c.id == account_id)
+    ).one()
+    known = set(row.aliases)
+    new = {normalize_email(e) for e in emails} - known - {row.email, ""}
+    if new:
+        conn.execute(
+            accounts.update().where(accounts.c.id == account_id).values(aliases=sorted(known | new))
+        )
+    return tuple(sorted(known | new))

@@ -22,11 +22,25 @@ def create_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; emit it ourselves so a
-        # writer takes the lock at the start of its transaction (no upgrade deadlocks).
-        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    """Writers take SQLite's write lock when their transaction starts (BEGIN IMMEDIATE):
+    a transaction that reads and then writes can otherwise fail at once with "database
+    is locked" when another writer committed meanwhile. Readers opened with `reading()`
+    begin deferred, so under WAL they never wait for a writer."""
+    if conn.get_execution_options().get("emailsync_reading"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def reading(engine: sa.Engine) -> sa.Connection:
+    """A connection for reads only: `with reading(engine) as conn: ...`."""
+    return engine.connect().execution_options(emailsync_reading=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

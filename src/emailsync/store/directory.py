@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from emailsync.domain.addresses import normalize_email
 from emailsync.errors import UsageError
+from emailsync.store.db import reading
 from emailsync.store.tables import organisations, person_emails, persons, users
 
 
@@ -53,7 +54,7 @@ def add_user(engine: sa.Engine, email: str, name: str = "") -> User:
 
 def find_user(engine: sa.Engine, email: str) -> User:
     email = normalize_email(email)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(sa.select(users).where(users.c.email == email)).first()
     if row is None:
         raise UsageError(f"No user {email}: add it first with `emailsync users add {email}`")
@@ -61,7 +62,7 @@ def find_user(engine: sa.Engine, email: str) -> User:
 
 
 def list_users(engine: sa.Engine) -> list[User]:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(sa.select(users).order_by(users.c.id)).all()
     return [User(r.id, r.email, r.name) for r in rows]
 
@@ -147,7 +148,7 @@ def _person(row: sa.Row, emails: Iterable[str]) -> Person:
 
 
 def get_person(engine: sa.Engine, person_id: int) -> Person:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(_person_query().where(persons.c.id == person_id)).first()
         if row is None:
             raise UsageError(f"No contact {person_id}")
@@ -160,7 +161,7 @@ def get_person(engine: sa.Engine, person_id: int) -> Person:
 
 
 def list_persons(engine: sa.Engine) -> list[Person]:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(_person_query().order_by(persons.c.id)).all()
         emails: dict[int, list[str]] = {}
         for e in conn.execute(sa.select(person_emails).order_by(person_emails.c.email)):
@@ -169,7 +170,7 @@ def list_persons(engine: sa.Engine) -> list[Person]:
 
 
 def find_person_by_email(engine: sa.Engine, email: str) -> int | None:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return conn.execute(
             sa.select(person_emails.c.person_id).where(
                 person_emails.c.email == normalize_email(email)

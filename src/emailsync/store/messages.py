@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from emailsync.domain.model import FetchedMessage, ParsedMessage
 from emailsync.domain.threading import subject_key
+from emailsync.store.conversations import auto_link_deals
 from emailsync.store.tables import (
     accounts,
     folders,
@@ -90,12 +91,15 @@ def write_batch(
         conn, account_id, [m.key for m in new_messages] + [loc.key for loc in new_locations]
     )
     created = 0
+    touched: set[int] = set()
     for item in new_messages:
         if item.key in ids:  # a copy seen earlier in this batch, or a replayed batch
             continue
         ids[item.key] = _insert_message(conn, account_id, item, now)
-        attach_message(conn, account_id, ids[item.key], default_sharing)
+        touched.add(attach_message(conn, account_id, ids[item.key], default_sharing))
         created += 1
+    if touched:
+        auto_link_deals(conn, touched)
     location_rows = [
         {
             "message_id": ids[item.key],
@@ -277,8 +281,15 @@ def forget_folders(conn: sa.Connection, account_id: int, keep: Iterable[str]) ->
 # -- reading -------------------------------------------------------------------------
 
 
-def list_messages(conn: sa.Connection, account_id: int) -> list[dict[str, object]]:
-    """One dict per message, the shape of `emailsync messages list --json`."""
+def list_messages(
+    conn: sa.Connection, account_id: int, viewer_id: int | None = None
+) -> list[dict[str, object]]:
+    """One dict per message, the shape of `emailsync messages list --json`.
+
+    `viewer_id` reads as that user: only messages of threads the privacy rule lets them
+    see (the account's owner sees all of it)."""
+    from emailsync.store.conversations import links_of_threads, visible_thread_ids
+
     own = conn.execute(
         sa.select(accounts.c.email, accounts.c.aliases).where(accounts.c.id == account_id)
     ).one()
@@ -331,9 +342,16 @@ def list_messages(conn: sa.Connection, account_id: int) -> list[dict[str, object
         bucket = contacts.setdefault(link.message_id, [])
         if entry not in bucket:
             bucket.append(entry)
+    thread_ids = sorted({r.thread_id for r in rows if r.thread_id is not None})
+    if viewer_id is not None:
+        allowed = visible_thread_ids(conn, viewer_id, thread_ids)
+        rows = [r for r in rows if r.thread_id in allowed]
+        thread_ids = sorted(allowed)
+    links = links_of_threads(conn, thread_ids)
     result = []
     for r in rows:
         addrs = r.addresses or {}
+        thread = links.get(r.thread_id)
         flags = sorted({f for _, fl in locations.get(r.id, []) for f in fl.split() if f})
         result.append(
             {
@@ -350,7 +368,19 @@ def list_messages(conn: sa.Connection, account_id: int) -> list[dict[str, object
                 "folders": [name for name, _ in locations.get(r.id, [])],
                 "flags": flags,
                 "thread_id": r.thread_id,
-                "contacts": contacts.get(r.id, []),
+                "contacts": [
+                    c
+                    for c in contacts.get(r.id, [])
+                    if thread and c["id"] in {p.id for p in thread.persons}
+                ],
+                "organisations": [
+                    {"id": o.id, "name": o.name} for o in (thread.organisations if thread else [])
+                ],
+                "deal": (
+                    {"id": thread.deal.id, "title": thread.deal.name}
+                    if thread and thread.deal
+                    else None
+                ),
                 "size": r.size,
                 "attachments": [a["filename"] for a in r.attachments],
                 "defects": r.defects,

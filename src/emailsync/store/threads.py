@@ -128,6 +128,17 @@ def attach_message(
         )
     candidates = _nodes(conn, _candidates(conn, account_id, node))
     linked = neighbours(node, candidates.values())
+    if linked:
+        # A message the user moved by hand only pulls in direct replies to it: the
+        # message it was split from must not follow it into its new thread.
+        manual = set(
+            conn.execute(
+                sa.select(messages.c.id).where(messages.c.id.in_(linked), messages.c.thread_manual)
+            ).scalars()
+        )
+        linked = [
+            k for k in linked if k not in manual or candidates[k].message_id in node.references
+        ]
     thread_of = (
         dict(
             conn.execute(

@@ -9,7 +9,7 @@ folder and the other folders go on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -20,11 +20,12 @@ from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientErro
 from emailsync.imap.connection import connect
 from emailsync.imap.session import ImapSession
 from emailsync.store import accounts as account_store
-from emailsync.store import directory
+from emailsync.store import blocking, directory
 from emailsync.store import messages as message_store
-from emailsync.store.accounts import Account
+from emailsync.store.accounts import Account, Folder
 from emailsync.store.crypto import SecretBox
-from emailsync.sync.folder_sync import AccountContext, FolderResult, sync_folder
+from emailsync.store.db import reading
+from emailsync.sync.folder_sync import AccountContext, FolderResult, rescan_folder, sync_folder
 from emailsync.sync.progress import BothProgress, Progress, SilentProgress, StoredProgress
 
 
@@ -61,6 +62,8 @@ def sync_account(
     *,
     progress: Progress | None = None,
     session: ImapSession | None = None,
+    rescan_for: frozenset[str] | None = None,
+    rescan: bool = False,
 ) -> PassResult:
     """Run one full pass. Raises ConnectionSetupError / TransientError after recording
     them on the account, so the caller can show the sentence and decide to retry."""
@@ -69,7 +72,9 @@ def sync_account(
     try:
         if session is None:
             session = open_session(settings, account)
-        return _pass(engine, account, session, progress)
+        return _pass(
+            engine, account, session, progress, rescan or rescan_for is not None, rescan_for
+        )
     except ConnectionSetupError as exc:
         _record(engine, account.id, "needs_reconnect", str(exc))
         raise
@@ -87,7 +92,12 @@ def _record(engine: sa.Engine, account_id: int, state: str, error: str) -> None:
 
 
 def _pass(
-    engine: sa.Engine, account: Account, session: ImapSession, progress: Progress
+    engine: sa.Engine,
+    account: Account,
+    session: ImapSession,
+    progress: Progress,
+    rescan: bool = False,
+    rescan_for: frozenset[str] | None = None,
 ) -> PassResult:
     server = session.list_folders()
     with engine.begin() as conn:
@@ -95,6 +105,7 @@ def _pass(
         account_store.set_state(conn, account.id, "syncing", error=None)
         stored = account_store.record_server_folders(conn, account.id, server)
         contacts = directory.contact_emails(conn)
+        blocked = blocking.patterns(conn, account.user_id)
     chosen = set(selected_folders(account.conditions, server))
     names = folders_to_sync(account.conditions, server)
     with engine.begin() as conn:
@@ -106,8 +117,11 @@ def _pass(
         own_emails=account.own_emails,
         contact_emails=contacts,
         default_sharing=account.default_sharing,
+        blocked=blocked,
     )
     result = PassResult()
+    if rescan:
+        return _rescan(engine, account, session, progress, ctx, names, stored, rescan_for)
     for name in names:
         try:
             result.folders[name] = sync_folder(
@@ -127,10 +141,32 @@ def _pass(
             with engine.begin() as conn:
                 account_store.update_folder(conn, stored[name].id, last_error=str(exc))
     with engine.begin() as conn:
+        account_store.learn_aliases(conn, account.id)
         if not any(f.remapping for f in account_store.list_folders(conn, account.id)):
             result.orphans_removed = message_store.delete_orphans(conn, account.id)
         error = "; ".join(f"{k}: {v}" for k, v in result.folder_errors.items()) or None
         account_store.set_state(
             conn, account.id, "active", error=error, synced_at=datetime.now(UTC)
         )
+    return result
+
+
+def _rescan(
+    engine: sa.Engine,
+    account: Account,
+    session: ImapSession,
+    progress: Progress,
+    ctx: AccountContext,
+    names: list[str],
+    stored: dict[str, Folder],
+    only_emails: frozenset[str] | None,
+) -> PassResult:
+    ctx = replace(ctx, only_emails=only_emails)
+    result = PassResult()
+    with reading(engine) as conn:
+        current = {f.name: f for f in account_store.list_folders(conn, account.id)}
+    for name in names:
+        result.folders[name] = rescan_folder(session, engine, ctx, current[name], progress=progress)
+    with engine.begin() as conn:
+        account_store.set_state(conn, account.id, "active", error=None)
     return result

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from emailsync.domain.blocking import screened_by_block
 from emailsync.domain.conditions import SyncConditions, involves_contact, needs_contact
 from emailsync.domain.direction import direction
 from emailsync.domain.model import (
@@ -43,6 +44,7 @@ from emailsync.mime.parse import parse_header_summary, parse_message
 from emailsync.store import accounts as account_store
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Folder
+from emailsync.store.db import reading
 from emailsync.sync.progress import Progress
 
 HEADER_BATCH = 500  # UIDs per light FETCH
@@ -60,6 +62,9 @@ class AccountContext:
     own_emails: frozenset[str]
     contact_emails: frozenset[str]
     default_sharing: str = "private"
+    blocked: frozenset[str] = frozenset()
+    # a re-scan for one contact's past mail looks only at messages involving these
+    only_emails: frozenset[str] | None = None
 
 
 @dataclass(slots=True)
@@ -121,7 +126,7 @@ def _apply_changes(
             return
         changes, vanished = session.changes_since(folder.highestmodseq)
         flag_rows = [(c.uid, c.flags, c.modseq) for c in changes if c.uid <= folder.uid_cursor]
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             stored = message_store.folder_uids(conn, folder.id)
         if vanished is None:
             gone = sorted(set(stored) - set(session.all_uids()))
@@ -129,7 +134,7 @@ def _apply_changes(
             held = set(stored)
             gone = [uid for uid in vanished if uid in held]
     else:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             known_flags = message_store.folder_flags(conn, folder.id)
         on_server = set(session.all_uids())
         gone = sorted(set(known_flags) - on_server)
@@ -192,6 +197,41 @@ def _fetch_new(
     progress.folder_finished(folder.name)
 
 
+def rescan_folder(
+    session: ImapSession,
+    engine: sa.Engine,
+    ctx: AccountContext,
+    folder: Folder,
+    *,
+    progress: Progress,
+) -> FolderResult:
+    """Look again at the UIDs behind the cursor that are not stored (screened out by the
+    contacts scope or a block list at the time) and take those the rules now keep.
+
+    The cursor does not move: these UIDs are behind it already. Used after unblocking an
+    address and for `--backfill-contact`; dedup keeps copies from doubling."""
+    result = FolderResult()
+    status = session.select(folder.name)
+    if folder.uidvalidity != status.uidvalidity or folder.uid_cursor == 0:
+        return result  # never synced, or UIDs void: the normal pass does it all
+    assert folder.window_start is not None
+    since = (folder.window_start - timedelta(days=1)).date()
+    with reading(engine) as conn:
+        held = set(message_store.folder_uids(conn, folder.id))
+    candidates = [
+        uid for uid in session.search_uids(1, since) if uid <= folder.uid_cursor and uid not in held
+    ]
+    progress.folder_started(folder.name, len(candidates))
+    for start in range(0, len(candidates), HEADER_BATCH):
+        batch = candidates[start : start + HEADER_BATCH]
+        metas = session.fetch_messages(batch, headers_only=True)
+        for group, _end in _plan_groups(engine, ctx, folder, metas, batch, result):
+            _store_group(session, engine, ctx, folder, group, folder.uid_cursor, result, None)
+            progress.advanced(folder.name, group.count)
+    progress.folder_finished(folder.name)
+    return result
+
+
 def _candidates(session: ImapSession, folder: Folder) -> list[int]:
     assert folder.window_start is not None
     # SEARCH SINCE has day granularity in the server's zone: ask a day early, then
@@ -225,7 +265,7 @@ def _plan_groups(
     keys = [
         k for k in (message_store.dedup_key(s.message_id, None) for s in summaries.values()) if k
     ]
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         known = set(message_store.known_keys(conn, ctx.account_id, keys))
     group = _Group([], [])
     for meta in sorted(metas, key=lambda m: m.uid):
@@ -249,9 +289,16 @@ def _plan_groups(
 
 
 def _screened_out(ctx: AccountContext, meta: FetchedMessage, summary: HeaderSummary) -> bool:
+    """Kept out: mail of blocked people only, mail outside a re-scan's focus, and past
+    mail without a CRM contact under the contacts scope."""
+    people = summary.participants.emails()
+    if screened_by_block(people, ctx.own_emails, ctx.blocked):
+        return True
+    if ctx.only_emails is not None and not people & ctx.only_emails:
+        return True
     if not needs_contact(ctx.conditions, meta.internaldate, ctx.started_at):
         return False
-    return not involves_contact(summary.participants.emails(), ctx.own_emails, ctx.contact_emails)
+    return not involves_contact(people, ctx.own_emails, ctx.contact_emails)
 
 
 def _summary(meta: FetchedMessage) -> HeaderSummary:

@@ -1,0 +1,1 @@
+"""Command-line handlers by area; `emailsync.cli` builds the parser from their `register`."""

@@ -1,0 +1,39 @@
+"""What every command handler needs: the store, JSON and table output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from emailsync.config import Settings
+
+
+def context() -> tuple[Settings, sa.Engine]:
+    from emailsync.config import Settings
+    from emailsync.store.db import open_database
+
+    settings = Settings.from_environment()
+    return settings, open_database(settings)
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+
+
+def table(rows: list[list[str]], header: list[str]) -> None:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+    for row in [header, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
+
+
+def user_id(engine: sa.Engine, email: str | None) -> int | None:
+    if not email:
+        return None
+    from emailsync.store import directory
+
+    return directory.find_user(engine, email).id

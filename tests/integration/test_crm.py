@@ -1,0 +1,295 @@
+"""The CRM side over real syncs: threads, automatic links with their reasons, privacy,
+blocking and backfill, all read back through the CLI's JSON."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from support.dovecot import DovecotServer
+from support.harness import Harness
+from support.mail import make_message
+
+NOW = datetime.now(UTC)
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def mailbox(dovecot: DovecotServer) -> str:
+    return dovecot.add_user(f"c{uuid.uuid4().hex[:12]}")
+
+
+def synced(harness: Harness, dovecot: DovecotServer, user: str, scope: str = "all") -> str:
+    account = harness.connect(dovecot, user)
+    harness.ok("accounts", "configure", account, "--sync-from", "3m", "--past-scope", scope)
+    harness.ok("sync", account, "--once")
+    return account
+
+
+def by_subject(harness: Harness, account: str, user: str | None = None) -> dict[str, dict]:
+    args = ["messages", "list", "--account", account, "--json"]
+    if user:
+        args += ["--user", user]
+    return {m["subject"]: m for m in harness.ok(*args).json()}
+
+
+def test_replies_thread_together_and_link_to_person_organisation_and_deal(
+    harness: Harness, dovecot: DovecotServer, mailbox: str
+) -> None:
+    harness.ok("orgs", "add", "Acme", "--domain", "acme.example")
+    harness.ok("contacts", "add", "bob@acme.example", "--name", "Bob Jones", "--org", "Acme")
+    harness.ok("deals", "add", "Acme renewal", "--person", "bob@acme.example", "--value", "1200")
+    first = make_message(subject="Renewal", message_id="<r1@acme.example>")
+    reply = make_message(
+        subject="Re: Renewal",
+        sender="me@example.com",
+        to="bob@acme.example",
+        in_reply_to="<r1@acme.example>",
+    )
+    dovecot.append(mailbox, "INBOX", first, internaldate=NOW - 2 * DAY)
+    dovecot.append(mailbox, "Sent", reply, internaldate=NOW - DAY)
+    account = synced(harness, dovecot, mailbox)
+    messages = by_subject(harness, account)
+    assert messages["Renewal"]["thread_id"] == messages["Re: Renewal"]["thread_id"]
+    for m in messages.values():
+        assert [c["name"] for c in m["contacts"]] == ["Bob Jones"]
+        assert [o["name"] for o in m["organisations"]] == ["Acme"]
+        assert m["deal"]["title"] == "Acme renewal"
+    why = harness.ok("messages", "why", str(messages["Renewal"]["id"])).out
+    assert "bob@acme.example (From) is Bob Jones" in why
+    assert "Bob Jones works at Acme" in why
+    assert "whose only open deal is 'Acme renewal'" in why
+
+
+def test_an_unknown_address_at_an_organisations_domain_links_the_organisation(
+    harness: Harness, dovecot: DovecotServer, mailbox: str
+) -> None:
+    harness.ok("orgs", "add", "Globex", "--domain", "globex.example")
+    dovecot.append(
+        mailbox,
+        "INBOX",
+        make_message(subject="Hi", sender="new@eu.globex.example"),
+        internaldate=NOW - DAY,
+    )
+    account = synced(harness, dovecot, mailbox)
+    message = by_subject(harness, account)["Hi"]
+    assert message["contacts"] == []
+    assert [o["name"] for o in message["organisations"]] == ["Globex"]
+    assert "a domain of Globex" in harness.ok("messages", "why", str(message["id"])).out
+
+
+@pytest.mark.parametrize(
+    ("deals", "linked"),
+    [(["open"], True), (["open", "open"], False), (["won"], False), (["lost", "open"], True)],
+)
+def test_a_thread_goes_to_a_deal_only_when_the_person_has_exactly_one_open_deal(
+    harness: Harness, dovecot: DovecotServer, mailbox: str, deals: list[str], linked: bool
+) -> None:
+    harness.ok("contacts", "add", "bob@acme.example", "--name", "Bob")
+    for n, status in enumerate(deals):
+        harness.ok("deals", "add", f"Deal {n}", "--person", "bob@acme.example", "--status", status)
+    dovecot.append(mailbox, "INBOX", make_message(subject="Hello"), internaldate=NOW - DAY)
+    account = synced(harness, dovecot, mailbox)
+    assert (by_subject(harness, account)["Hello"]["deal"] is not None) is linked
+
+
+def test_linking_is_retroactive_for_contacts_and_deals_added_later(
+    harness: Harness, dovecot: DovecotServer, mailbox: str
+) -> None:
+    dovecot.append(mailbox, "INBOX", make_message(subject="Early"), internaldate=NOW - DAY)
+    account = synced(harness, dovecot, mailbox)
+    assert by_subject(harness, account)["Early"]["contacts"] == []
+    harness.ok("contacts", "add", "bob@acme.example", "--name", "Bob")
+    harness.ok("deals", "add", "Later deal", "--person", "bob@acme.example")
+    message = by_subject(harness, account)["Early"]
+    assert [c["name"] for c in message["contacts"]] == ["Bob"]
+    assert message["deal"]["title"] == "Later deal"
+
+
+def test_a_thread_stays_on_its_deal_and_a_closed_deal_takes_no_new_mail(
+    harness: Harness, dovecot: DovecotServer, mailbox: str
+) -> None:
+    harness.ok("contacts", "add", "bob@acme.example")
+    harness.ok("deals", "add", "First", "--person", "bob@acme.example")
+    dovecot.append(
+        mailbox, "INBOX", make_message(subject="Q", message_id="<q1@x>"), internaldate=NOW - DAY
+    )
+    account = synced(harness, dovecot, mailbox)
+    deal_id = harness.ok("deals", "list", "--json").json()[0]["id"]
+    harness.ok("deals", "update", str(deal_id), "--status", "won")
+    harness.ok("deals", "add", "Second", "--person", "bob@acme.example")
+    later = datetime.now(UTC) + timedelta(seconds=2)  # INTERNALDATE has whole seconds
+    dovecot.append(
+        mailbox, "INBOX", make_message(subject="Re: Q", in_reply_to="<q1@x>"), internaldate=later
+    )
+    harness.ok("sync", account, "--once")
+    messages = by_subject(harness, account)
+    assert messages["Re: Q"]["deal"]["title"] == "First"  # the thread stays on its deal
+    thread = harness.ok(
+        "threads", "show", str(messages["Q"]["thread_id"]), "--user", "seller@crm.example", "--json"
+    ).json()
+    on_deal = {m["subject"]: m["on_deal"] for m in thread["messages"]}
+    assert on_deal == {"Q": True, "Re: Q": False}
+
+
+def test_colleagues_see_shared_linked_threads_only_and_never_private_ones(
+    harness: Harness, dovecot: DovecotServer, mailbox: str
+) -> None:
+    harness.ok("users", "add", "seller@crm.example")
+    harness.ok("users", "add", "colleague@crm.example")
+    harness.ok("contacts", "add", "bob@acme.example", "--name", "Bob")
+    harness.ok(
+        "contacts",
+        "add",
+        "secret@private.example",
+        "--owner",
+        "seller@crm.example",
+        "--visibility",
+        "owner",
+    )
+    dovecot.append(mailbox, "INBOX", make_message(subject="Linked"), internaldate=NOW - DAY)
+    dovecot.append(
+        mailbox,
+        "INBOX",
+        make_message(subject="Unlinked", sender="x@nobody.example"),
+        internaldate=NOW - DAY,
+    )
+    dovecot.append(
+        mailbox,
+        "INBOX",
+        make_message(subject="Owner-only contact", sender="secret@private.example"),
+        internaldate=NOW - DAY,
+    )
+    account = synced(harness, dovecot, mailbox)
+
+    def seen_by(user: str) -> list[str]:
+        threads = harness.ok("threads", "list", "--user", user, "--json").json()
+        return sorted(t["subject"] for t in threads)
+
+    everything = ["Linked", "Owner-only contact", "Unlinked"]
+    assert seen_by("seller@crm.example") == everything
+    assert seen_by("colleague@crm.example") == []  # private by default
+    for t in harness.ok("threads", "list", "--user", "seller@crm.example", "--json").json():
+        harness.ok("threads", "share", str(t["id"]), "shared", "--user", "seller@crm.example")
+    assert seen_by("colleague@crm.example") == ["Linked"]
+    assert sorted(by_subject(harness, account, "colleague@crm.example")) == ["Linked"]
+    linked = by_subject(harness, account)["Linked"]
+    refused = harness.cli(
+        "threads", "share", str(linked["thread_id"]), "private", "--user", "colleague@crm.example"
+    )
+    assert refused.code == 1 and "Only the owner" in refused.err
+    hidden = by_subject(harness, account)["Unlinked"]
+    assert (
+        harness.cli(
+            "threads", "show", str(hidden["thread_id"]), "--user", "colleague@crm.example"
+        ).code
+        == 1
+    )
+
+
+def test_blocking_removes_mail_after_confirmation_and_unblocking_brings_it_back(
+    harness: Harness, dovecot: DovecotServer, mailbox: str
+) -> None:
+    dovecot.append(
+        mailbox,
+        "INBOX",
+        make_message(subject="Promo", sender="deals@shop.example"),
+        internaldate=NOW - DAY,
+    )
+    dovecot.append(
+        mailbox,
+        "INBOX",
+        make_message(subject="Mixed", sender="deals@shop.example", cc="bob@acme.example"),
+        internaldate=NOW - DAY,
+    )
+    account = synced(harness, dovecot, mailbox)
+    unconfirmed = harness.cli("block", "add", "shop.example", "--user", "seller@crm.example")
+    assert unconfirmed.code == 1 and "removes 1 synced messages in 1 threads" in unconfirmed.err
+    harness.ok("block", "add", "shop.example", "--user", "seller@crm.example", "--yes")
+    assert sorted(by_subject(harness, account)) == ["Mixed"]
+    dovecot.append(mailbox, "INBOX", make_message(subject="Promo 2", sender="x@news.shop.example"))
+    harness.ok("sync", account, "--once")
+    assert sorted(by_subject(harness, account)) == ["Mixed"]
+    harness.ok("block", "remove", "shop.example", "--user", "seller@crm.example")
+    harness.ok("sync", account, "--rescan")
+    assert sorted(by_subject(harness, account)) == ["Mixed", "Promo", "Promo 2"]
+    harness.ok("sync", account, "--rescan")
+    assert len(by_subject(harness, account)) == 3
+
+
+def test_backfill_contact_fetches_mail_a_contacts_only_sync_left_out(
+    harness: Harness, dovecot: DovecotServer, mailbox: str
+) -> None:
+    harness.ok("contacts", "add", "bob@acme.example")
+    dovecot.append(mailbox, "INBOX", make_message(subject="Bob"), internaldate=NOW - 5 * DAY)
+    dovecot.append(
+        mailbox,
+        "INBOX",
+        make_message(subject="Ann", sender="ann@new.example"),
+        internaldate=NOW - 5 * DAY,
+    )
+    dovecot.append(
+        mailbox,
+        "INBOX",
+        make_message(subject="Cy", sender="cy@other.example"),
+        internaldate=NOW - 5 * DAY,
+    )
+    account = synced(harness, dovecot, mailbox, scope="contacts")
+    assert sorted(by_subject(harness, account)) == ["Bob"]
+    harness.ok("contacts", "add", "ann@new.example", "--name", "Ann")
+    harness.ok("sync", account, "--backfill-contact", "ann@new.example")
+    assert sorted(by_subject(harness, account)) == ["Ann", "Bob"]
+    harness.ok("sync", account, "--backfill-contact", "ann@new.example")
+    assert sorted(by_subject(harness, account)) == ["Ann", "Bob"]
+
+
+def test_manual_unlink_sticks_and_split_separates_a_wrongly_merged_thread(
+    harness: Harness, dovecot: DovecotServer, mailbox: str
+) -> None:
+    harness.ok("contacts", "add", "bob@acme.example", "--name", "Bob")
+    dovecot.append(
+        mailbox,
+        "INBOX",
+        make_message(subject="Plan", message_id="<p1@x>"),
+        internaldate=NOW - 2 * DAY,
+    )
+    dovecot.append(
+        mailbox,
+        "INBOX",
+        make_message(subject="Off topic", in_reply_to="<p1@x>"),
+        internaldate=NOW - DAY,
+    )
+    account = synced(harness, dovecot, mailbox)
+    messages = by_subject(harness, account)
+    thread = messages["Plan"]["thread_id"]
+    assert messages["Off topic"]["thread_id"] == thread
+    person = messages["Plan"]["contacts"][0]["id"]
+    harness.ok(
+        "threads", "unlink", str(thread), "--person", str(person), "--user", "seller@crm.example"
+    )
+    assert by_subject(harness, account)["Plan"]["contacts"] == []
+    harness.ok("threads", "split", str(messages["Off topic"]["id"]), "--user", "seller@crm.example")
+    messages = by_subject(harness, account)
+    assert messages["Off topic"]["thread_id"] != messages["Plan"]["thread_id"]
+    harness.ok("threads", "rebuild", account)
+    messages = by_subject(harness, account)
+    assert messages["Off topic"]["thread_id"] != messages["Plan"]["thread_id"]
+
+
+def test_sent_from_addresses_are_learnt_as_aliases_and_never_become_contacts(
+    harness: Harness, dovecot: DovecotServer, mailbox: str
+) -> None:
+    harness.ok("contacts", "add", "me.alias@example.com", "--name", "Me by mistake")
+    dovecot.append(
+        mailbox,
+        "Sent",
+        make_message(subject="Out", sender="me.alias@example.com"),
+        internaldate=NOW - DAY,
+    )
+    account = synced(harness, dovecot, mailbox)
+    aliases = harness.ok("accounts", "aliases", account, "--json").json()
+    assert aliases == ["me.alias@example.com"]
+    assert by_subject(harness, account)["Out"]["contacts"] == []
+    assert by_subject(harness, account)["Out"]["direction"] == "sent"
