@@ -3,7 +3,7 @@
     create_app(settings, engine, wake=...)   wake(account_id) tells the sync supervisor
                                              that an account changed ("Sync now", pause)
 
-Pages and API call the same functions (web/accounts.py, store.threads, sync.setup);
+Pages and API call the same functions (web/accounts.py, store.conversations, sync.setup);
 nothing here talks IMAP except through sync.setup.
 """
 
@@ -28,7 +28,6 @@ from emailsync import auth
 from emailsync.config import Settings
 from emailsync.errors import EmailsyncError
 from emailsync.web.accounts import NotFound
-from emailsync.web.mail_view import InboxUnavailable
 from emailsync.web.security import LoginRequired, csrf_token, session_secret
 
 log = logging.getLogger("emailsync.web")
@@ -140,10 +139,6 @@ def create_app(
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
         return _error_response(request, 404, str(exc))
-
-    @app.exception_handler(InboxUnavailable)
-    async def unavailable(request: Request, exc: InboxUnavailable) -> Response:
-        return _error_response(request, 503, str(exc))
 
     @app.exception_handler(EmailsyncError)
     async def usage_error(request: Request, exc: EmailsyncError) -> Response:

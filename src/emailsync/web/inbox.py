@@ -1,4 +1,4 @@
-"""Inbox pages: the user's threads and those shared with them (store.threads decides),
+"""Inbox pages: the user's threads and those shared with them (store.conversations decides),
 a thread with its messages in sandboxed iframes, attachments, and the sharing switch."""
 
 from __future__ import annotations
@@ -23,17 +23,13 @@ CurrentUser = Annotated[User, Depends(page_user)]
 @router.get("/inbox")
 def inbox(request: Request, user: CurrentUser, q: str = "", page: int = 1) -> Response:
     page = max(1, page)
-    try:
-        threads = mv.list_threads(
-            request.app.state.engine,
-            user.id,
-            search=q.strip(),
-            limit=mv.PAGE_SIZE + 1,
-            offset=(page - 1) * mv.PAGE_SIZE,
-        )
-        unavailable = False
-    except mv.InboxUnavailable:
-        threads, unavailable = [], True
+    threads = mv.list_threads(
+        request.app.state.engine,
+        user.id,
+        search=q.strip(),
+        limit=mv.PAGE_SIZE + 1,
+        offset=(page - 1) * mv.PAGE_SIZE,
+    )
     return render(
         request,
         "inbox.html",
@@ -43,7 +39,6 @@ def inbox(request: Request, user: CurrentUser, q: str = "", page: int = 1) -> Re
             "page": page,
             "q": q,
             "mv": mv,
-            "unavailable": unavailable,
         },
     )
 

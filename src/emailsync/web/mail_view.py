@@ -1,4 +1,4 @@
-"""The inbox's view of store.threads: visibility is decided there (domain.privacy), never
+"""The inbox's view of store.conversations: visibility is decided there (domain.privacy), never
 here. This module only reads the shapes the store returns and turns them into what the
 pages and the API show, and serves a message's body and attachments once the store has
 said the viewer may see its thread.
@@ -13,26 +13,19 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from emailsync.errors import EmailsyncError, UsageError
+from emailsync.errors import UsageError
 from emailsync.store import messages as message_store
+from emailsync.store.db import reading
 from emailsync.web import bodies
 from emailsync.web.accounts import NotFound
 
 PAGE_SIZE = 50
 
 
-class InboxUnavailable(EmailsyncError):
-    """store.threads is not installed yet (answered with 503)."""
-
-
 def _threads() -> Any:
-    try:
-        from emailsync.store import threads  # the one privacy query lives there
-    except ImportError:
-        threads = None
-    if threads is None or not hasattr(threads, "list_visible_threads"):
-        raise InboxUnavailable("The inbox is not available in this version yet")
-    return threads
+    from emailsync.store import conversations  # the one privacy rule is applied there
+
+    return conversations
 
 
 def field(obj: Any, *names: str, default: Any = None) -> Any:
@@ -48,7 +41,7 @@ def field(obj: Any, *names: str, default: Any = None) -> Any:
 def list_threads(
     engine: sa.Engine, viewer_id: int, *, search: str = "", limit: int = PAGE_SIZE, offset: int = 0
 ) -> list[Any]:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return list(
             _threads().list_visible_threads(
                 conn, viewer_id, search=search, limit=limit, offset=offset
@@ -57,7 +50,7 @@ def list_threads(
 
 
 def get_thread(engine: sa.Engine, viewer_id: int, thread_id: int) -> Any:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         detail = _threads().get_visible_thread(conn, viewer_id, thread_id)
     if detail is None:
         raise NotFound(f"There is no conversation {thread_id} you can open")
@@ -112,7 +105,7 @@ def attachment(
     engine: sa.Engine, viewer_id: int, thread_id: int, message_id: int, index: int
 ) -> bodies.AttachmentData:
     message = find_message(engine, viewer_id, thread_id, message_id)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         raw = message_store.raw_message(conn, message_id)
     found = bodies.find_attachment(raw or b"", attachments_of(message), index)
     if found is None:
