@@ -35,6 +35,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("emailsync: interrupted; what was synced so far is kept", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:  # `emailsync ... | head`: the reader left; that is fine
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
 
 
 # -- plumbing ------------------------------------------------------------------------
@@ -225,7 +230,7 @@ def _accounts_list(args: argparse.Namespace) -> None:
 
 
 def _accounts_folders(args: argparse.Namespace) -> None:
-    from emailsync.domain.conditions import folders_to_sync
+    from emailsync.domain.conditions import folders_to_sync, in_display_order
     from emailsync.store import accounts as account_store
     from emailsync.sync.account_sync import open_session
 
@@ -239,6 +244,7 @@ def _accounts_folders(args: argparse.Namespace) -> None:
     finally:
         session.close()
     synced = set(folders_to_sync(account.conditions, server))
+    server = in_display_order(server)
     rows = [
         {
             "name": f.name,
@@ -285,7 +291,11 @@ def _accounts_configure(args: argparse.Namespace) -> None:
         if args.track_links is not None:
             c = replace(c, track_links=args.track_links)
         account_store.configure(conn, account.id, c)
-    scope = f", {c.past_scope.value} people" if c.sync_from.has_past_sync else ""
+    scope = (
+        {"all": ", all people", "contacts": ", only CRM contacts"}[c.past_scope.value]
+        if c.sync_from.has_past_sync
+        else ""
+    )
     folders = ", ".join(c.folders) if c.folders else "Inbox and Sent"
     print(
         f"{account.email}: sync from {c.sync_from.value}{scope}; folders: {folders}; "
@@ -364,7 +374,7 @@ def _accounts_status(args: argparse.Namespace) -> None:
             ]
             for f in data["folders"]
         ],
-        ["  FOLDER", "UIDVALIDITY", "CURSOR", "SYNCED", "ON SERVER", "ERROR"],
+        ["FOLDER", "UIDVALIDITY", "CURSOR", "SYNCED", "ON SERVER", "ERROR"],
     )
 
 
@@ -452,7 +462,7 @@ def _messages_list(args: argparse.Namespace) -> None:
             [
                 str(r["id"]),
                 str(r["date"])[:16],
-                r["direction"][:4],
+                r["direction"],
                 r["from"][:30],
                 (r["subject"] or "(no subject)")[:50],
             ]

@@ -50,12 +50,31 @@ class SyncConditions:
     track_links: bool = True
 
 
+ROLE_ORDER = (
+    FolderRole.INBOX,
+    FolderRole.SENT,
+    FolderRole.ARCHIVE,
+    FolderRole.ALL,
+    FolderRole.FLAGGED,
+    FolderRole.NONE,
+    FolderRole.DRAFTS,
+    FolderRole.JUNK,
+    FolderRole.TRASH,
+)
+
+
+def in_display_order(server: Sequence[ServerFolder]) -> list[ServerFolder]:
+    """Inbox first, then Sent, archives and the user's own folders; bins last."""
+    return sorted(server, key=lambda f: (ROLE_ORDER.index(f.role), f.name.casefold()))
+
+
 def selected_folders(conditions: SyncConditions, server: Sequence[ServerFolder]) -> list[str]:
     """The folders the user chose, or Inbox and Sent when they chose none."""
-    names = {f.name for f in server if f.selectable}
+    ordered = [f for f in in_display_order(server) if f.selectable]
     if conditions.folders:
-        return [name for name in conditions.folders if name in names]
-    return [f.name for f in server if f.selectable and f.role in DEFAULT_ROLES]
+        chosen = set(conditions.folders)
+        return [f.name for f in ordered if f.name in chosen]
+    return [f.name for f in ordered if f.role in DEFAULT_ROLES]
 
 
 def folders_to_sync(conditions: SyncConditions, server: Sequence[ServerFolder]) -> list[str]:
@@ -65,7 +84,7 @@ def folders_to_sync(conditions: SyncConditions, server: Sequence[ServerFolder]) 
         return chosen
     extra = [
         f.name
-        for f in server
+        for f in in_display_order(server)
         if f.selectable and f.name not in chosen and f.role not in NEVER_IMPLIED_ROLES
     ]
     return chosen + extra

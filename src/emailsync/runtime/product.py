@@ -149,6 +149,7 @@ def run_product(
 
     from emailsync.web.app import create_app
 
+    _greet(settings, engine, host, port)
     supervisor = Supervisor(settings, engine, poll_seconds=poll_seconds)
     app = create_app(settings, engine, wake=supervisor.wake)
     supervisor.start()
@@ -157,3 +158,21 @@ def run_product(
         server.run()  # handles Ctrl-C / SIGTERM itself and returns
     finally:
         supervisor.stop()
+
+
+def _greet(settings: Settings, engine: sa.Engine, host: str, port: int) -> None:
+    """Tell the person who started the product where it is and how to sign in."""
+    import sys
+
+    from emailsync.store import directory
+
+    users = directory.list_users(engine)
+    lines = [f"emailsync is running at http://{host}:{port}/ (data in {settings.home})"]
+    if not users:
+        lines.append(
+            "No user yet. Create one to sign in:\n"
+            "  .venv/bin/emailsync users add you@example.com --name 'Your Name' --password-stdin"
+        )
+    else:
+        lines.append(f"Sign in as one of: {', '.join(u.email for u in users[:5])}")
+    print("\n".join(lines), file=sys.stderr, flush=True)
