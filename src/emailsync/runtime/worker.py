@@ -86,28 +86,3 @@ def _wait_for_mail(session: object, stop: threading.Event, poll_seconds: float) 
     while not stop.is_set() and time.monotonic() < deadline:
         if session.idle_wait(timeout=1.0):  # type: ignore[attr-defined]
             return
-
-
-def run_all(
-    settings: Settings, engine: sa.Engine, *, stop: threading.Event, poll_seconds: float = 60.0
-) -> None:
-    """One thread per account; new accounts are picked up every `poll_seconds`."""
-    threads: dict[int, threading.Thread] = {}
-    while not stop.is_set():
-        with reading(engine) as conn:
-            ids = [a.id for a in account_store.list_accounts(conn) if a.state != "needs_reconnect"]
-        for account_id in ids:
-            if account_id in threads and threads[account_id].is_alive():
-                continue
-            thread = threading.Thread(
-                target=run_account,
-                args=(settings, engine, account_id),
-                kwargs={"stop": stop, "poll_seconds": poll_seconds},
-                name=f"account-{account_id}",
-                daemon=True,
-            )
-            threads[account_id] = thread
-            thread.start()
-        stop.wait(poll_seconds)
-    for thread in threads.values():
-        thread.join(timeout=10)

@@ -215,6 +215,10 @@ def mark_sync_started(conn: sa.Connection, account_id: int, moment: datetime) ->
     ).scalar_one()
 
 
+# States only the user leaves: a sync pass that ends must not overwrite them.
+USER_STATES = ("paused", "removed")
+
+
 def set_state(
     conn: sa.Connection,
     account_id: int,
@@ -222,11 +226,20 @@ def set_state(
     *,
     error: str | None = None,
     synced_at: datetime | None = None,
+    keep_user_state: bool = False,
 ) -> None:
+    """Record the account's state. With `keep_user_state` (what the sync does) a pause or
+    removal the user made while the pass ran is kept."""
     values: dict[str, object] = {"state": state, "last_error": error}
     if synced_at is not None:
         values["last_sync_at"] = synced_at
-    conn.execute(accounts.update().where(accounts.c.id == account_id).values(**values))
+    query = accounts.update().where(accounts.c.id == account_id)
+    if keep_user_state:
+        conn.execute(query.where(accounts.c.state.not_in(USER_STATES)).values(**values))
+        if synced_at is not None:
+            conn.execute(query.values(last_sync_at=synced_at))
+    else:
+        conn.execute(query.values(**values))
 
 
 # -- folders -------------------------------------------------------------------------

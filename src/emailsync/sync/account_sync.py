@@ -88,7 +88,7 @@ def sync_account(
 
 def _record(engine: sa.Engine, account_id: int, state: str, error: str) -> None:
     with engine.begin() as conn:
-        account_store.set_state(conn, account_id, state, error=error)
+        account_store.set_state(conn, account_id, state, error=error, keep_user_state=True)
 
 
 def _pass(
@@ -102,7 +102,7 @@ def _pass(
     server = session.list_folders()
     with engine.begin() as conn:
         started_at = account_store.mark_sync_started(conn, account.id, datetime.now(UTC))
-        account_store.set_state(conn, account.id, "syncing", error=None)
+        account_store.set_state(conn, account.id, "syncing", error=None, keep_user_state=True)
         stored = account_store.record_server_folders(conn, account.id, server)
         contacts = directory.contact_emails(conn)
         blocked = blocking.patterns(conn, account.user_id)
@@ -146,7 +146,12 @@ def _pass(
             result.orphans_removed = message_store.delete_orphans(conn, account.id)
         error = "; ".join(f"{k}: {v}" for k, v in result.folder_errors.items()) or None
         account_store.set_state(
-            conn, account.id, "active", error=error, synced_at=datetime.now(UTC)
+            conn,
+            account.id,
+            "active",
+            error=error,
+            synced_at=datetime.now(UTC),
+            keep_user_state=True,
         )
     return result
 
@@ -168,5 +173,5 @@ def _rescan(
     for name in names:
         result.folders[name] = rescan_folder(session, engine, ctx, current[name], progress=progress)
     with engine.begin() as conn:
-        account_store.set_state(conn, account.id, "active", error=None)
+        account_store.set_state(conn, account.id, "active", error=None, keep_user_state=True)
     return result
