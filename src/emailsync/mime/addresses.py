@@ -16,6 +16,7 @@ import re
 from email.errors import InvalidHeaderDefect
 from email.header import decode_header, make_header
 from email.headerregistry import AddressHeader
+from functools import lru_cache
 from typing import Any
 
 from emailsync.domain.addresses import normalize_email
@@ -36,18 +37,58 @@ def decode_words(text: str) -> str:
         return text
 
 
+@lru_cache(maxsize=8192)
 def parse_address_header(field: str, value: str) -> tuple[tuple[Address, ...], tuple[str, ...]]:
     """Parse one address header's value into addresses plus defect notes. Never raises.
 
     `field` is the header name used in notes ("invalid address in To"). `value` must
     already be text (8-bit bytes decoded, folding removed). Group syntax is flattened;
     entries that are not a usable address are dropped and noted; duplicates are dropped.
+
+    Cached: a mailbox sees the same From and To lines again and again, and the RFC 5322
+    parser costs about half a millisecond a header. The result is immutable.
     """
-    try:
-        pairs, defects = _parse_strict(field, value)
-    except Exception as exc:  # the stdlib parser raises IndexError etc. on some junk
-        pairs, defects = _parse_fallback(field, value)
-        defects = [f"address parser failed on {field}: {type(exc).__name__}", *defects]
+    simple = _parse_simple(value)
+    if simple is not None:
+        pairs, defects = simple, []
+    else:
+        try:
+            pairs, defects = _parse_strict(field, value)
+        except Exception as exc:  # the stdlib parser raises IndexError etc. on some junk
+            pairs, defects = _parse_fallback(field, value)
+            defects = [f"address parser failed on {field}: {type(exc).__name__}", *defects]
+    return _finish(field, pairs, defects)
+
+
+# The everyday shapes, `Name <local@domain>` and `local@domain`, in plain ASCII atoms: for
+# these the strict parser's answer is known, so it is skipped. Anything else (quotes,
+# comments, groups, encoded words, non-ASCII, odd specials) goes to the strict parser.
+_ATOMS = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_ADDR = rf"{_DOT_ATOM}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_SIMPLE_ENTRY = re.compile(
+    rf"\s*(?:(?P<name>{_ATOMS})\s*<(?P<angle>{_ADDR})>|(?P<bare>{_ADDR}))\s*"
+)
+
+
+def _parse_simple(value: str) -> list[tuple[str, str]] | None:
+    if not value.strip() or _ENCODED_WORD in value:
+        return None
+    pairs = []
+    for entry in value.split(","):
+        match = _SIMPLE_ENTRY.fullmatch(entry)
+        if match is None:
+            return None
+        if match["bare"]:
+            pairs.append((match["bare"], ""))
+        else:
+            pairs.append((match["angle"], match["name"]))
+    return pairs
+
+
+def _finish(
+    field: str, pairs: list[tuple[str, str]], defects: list[str]
+) -> tuple[tuple[Address, ...], tuple[str, ...]]:
     seen: set[str] = set()
     out: list[Address] = []
     for raw_email, name in pairs:
