@@ -638,23 +638,31 @@ def auto_link_deals(conn: sa.Connection, thread_ids: Iterable[int]) -> int:
         return 0
     linked = 0
     all_links = links_of_threads(conn, candidates)
+    person_ids = sorted({p.id for links in all_links.values() for p in links.persons})
+    open_deals: dict[int, list[sa.Row]] = {}
+    for start in range(0, len(person_ids), 500):
+        for deal in conn.execute(
+            sa.select(deals.c.id, deals.c.title, deals.c.person_id).where(
+                deals.c.person_id.in_(person_ids[start : start + 500]), deals.c.status == "open"
+            )
+        ):
+            open_deals.setdefault(deal.person_id, []).append(deal)
+    updates = []
     for thread_id in candidates:
         for person in sorted(all_links[thread_id].persons, key=lambda p: p.id):
-            open_deals = conn.execute(
-                sa.select(deals.c.id, deals.c.title).where(
-                    deals.c.person_id == person.id, deals.c.status == "open"
-                )
-            ).all()
-            if len(open_deals) == 1:
-                deal = open_deals[0]
+            if len(open_deals.get(person.id, ())) == 1:
+                deal = open_deals[person.id][0]
                 reason = f"{person.reason}, whose only open deal is '{deal.title}'"
-                conn.execute(
-                    threads.update()
-                    .where(threads.c.id == thread_id)
-                    .values(deal_id=deal.id, deal_link_reason=reason)
-                )
+                updates.append({"b_id": thread_id, "b_deal": deal.id, "b_reason": reason})
                 linked += 1
                 break
+    if updates:
+        conn.execute(
+            threads.update()
+            .where(threads.c.id == sa.bindparam("b_id"))
+            .values(deal_id=sa.bindparam("b_deal"), deal_link_reason=sa.bindparam("b_reason")),
+            updates,
+        )
     return linked
 
 

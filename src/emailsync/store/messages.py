@@ -27,7 +27,7 @@ from emailsync.store.tables import (
     person_emails,
     persons,
 )
-from emailsync.store.threads import attach_message, refresh_account_threads
+from emailsync.store.threads import attach_messages, refresh_account_threads
 
 ADDRESS_FIELDS = ("from", "sender", "reply_to", "to", "cc", "bcc")
 
@@ -90,16 +90,16 @@ def write_batch(
     ids = known_keys(
         conn, account_id, [m.key for m in new_messages] + [loc.key for loc in new_locations]
     )
-    created = 0
-    touched: set[int] = set()
-    for item in new_messages:
-        if item.key in ids:  # a copy seen earlier in this batch, or a replayed batch
-            continue
-        ids[item.key] = _insert_message(conn, account_id, item, now)
-        touched.add(attach_message(conn, account_id, ids[item.key], default_sharing))
-        created += 1
-    if touched:
+    fresh: dict[str, NewMessage] = {}
+    for item in new_messages:  # a copy seen earlier in this batch, or a replayed batch
+        if item.key not in ids and item.key not in fresh:
+            fresh[item.key] = item
+    if fresh:
+        _insert_messages(conn, account_id, list(fresh.values()), now, ids)
+        new_ids = [ids[k] for k in fresh]
+        touched = set(attach_messages(conn, account_id, new_ids, default_sharing).values())
         auto_link_deals(conn, touched)
+    created = len(fresh)
     location_rows = [
         {
             "message_id": ids[item.key],
@@ -122,10 +122,9 @@ def _flags(flags: Iterable[str]) -> str:
     return " ".join(sorted(set(flags)))
 
 
-def _insert_message(conn: sa.Connection, account_id: int, item: NewMessage, now: datetime) -> int:
-    parsed, fetched = item.parsed, item.fetched
+def _address_groups(parsed: ParsedMessage) -> dict[str, tuple]:
     people = parsed.participants
-    groups = {
+    return {
         "from": people.from_,
         "sender": people.sender,
         "reply_to": people.reply_to,
@@ -133,49 +132,80 @@ def _insert_message(conn: sa.Connection, account_id: int, item: NewMessage, now:
         "cc": people.cc,
         "bcc": people.bcc,
     }
-    sender = people.from_[0] if people.from_ else None
+
+
+def _message_row(account_id: int, item: NewMessage, now: datetime) -> dict[str, object]:
+    parsed, fetched = item.parsed, item.fetched
+    groups = _address_groups(parsed)
+    sender = parsed.participants.from_[0] if parsed.participants.from_ else None
     raw = fetched.raw or b""
-    message_id = conn.execute(
-        messages.insert().values(
-            account_id=account_id,
-            dedup_key=item.key,
-            message_id=parsed.message_id,
-            in_reply_to=parsed.in_reply_to,
-            reference_ids=list(parsed.references),
-            subject_key=subject_key(parsed.subject),
-            date=parsed.date,
-            internaldate=fetched.internaldate,
-            subject=parsed.subject,
-            from_email=sender.email if sender else "",
-            from_name=sender.name if sender else "",
-            addresses={k: [[a.email, a.name] for a in v] for k, v in groups.items() if v},
-            text_body=parsed.text_body,
-            html_body=parsed.html_body,
-            attachments=[
-                {
-                    "filename": a.filename,
-                    "content_type": a.content_type,
-                    "size": a.size,
-                    "content_id": a.content_id,
-                    "inline": a.inline,
-                }
-                for a in parsed.attachments
-            ],
-            defects=list(parsed.defects),
-            direction=item.direction,
-            size=fetched.size or len(raw),
-            raw_sha256=hashlib.sha256(raw).hexdigest(),
-            created_at=now,
+    return {
+        "account_id": account_id,
+        "dedup_key": item.key,
+        "message_id": parsed.message_id,
+        "in_reply_to": parsed.in_reply_to,
+        "reference_ids": list(parsed.references),
+        "subject_key": subject_key(parsed.subject),
+        "date": parsed.date,
+        "internaldate": fetched.internaldate,
+        "subject": parsed.subject,
+        "from_email": sender.email if sender else "",
+        "from_name": sender.name if sender else "",
+        "addresses": {k: [[a.email, a.name] for a in v] for k, v in groups.items() if v},
+        "text_body": parsed.text_body,
+        "html_body": parsed.html_body,
+        "attachments": [
+            {
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "content_id": a.content_id,
+                "inline": a.inline,
+            }
+            for a in parsed.attachments
+        ],
+        "defects": list(parsed.defects),
+        "direction": item.direction,
+        "size": fetched.size or len(raw),
+        "raw_sha256": hashlib.sha256(raw).hexdigest(),
+        "created_at": now,
+    }
+
+
+def _insert_messages(
+    conn: sa.Connection,
+    account_id: int,
+    items: list[NewMessage],
+    now: datetime,
+    ids: dict[str, int],
+) -> None:
+    """Insert messages, their raw bytes and participants with one statement each."""
+    rows = [_message_row(account_id, item, now) for item in items]
+    inserted = (
+        conn.execute(messages.insert().returning(messages.c.id, sort_by_parameter_order=True), rows)
+        .scalars()
+        .all()
+    )
+    for item, message_id in zip(items, inserted, strict=True):
+        ids[item.key] = message_id
+    conn.execute(
+        message_raw.insert(),
+        [{"message_id": ids[i.key], "data": i.fetched.raw or b""} for i in items],
+    )
+    address_rows = [
+        {"message_id": ids[item.key], "field": field, "email": email}
+        for item in items
+        for field, email in sorted(
+            {
+                (f, a.email)
+                for f, group in _address_groups(item.parsed).items()
+                for a in group
+                if a.email
+            }
         )
-    ).inserted_primary_key[0]
-    conn.execute(message_raw.insert().values(message_id=message_id, data=raw))
-    address_rows = {(field, a.email) for field, group in groups.items() for a in group if a.email}
+    ]
     if address_rows:
-        conn.execute(
-            message_addresses.insert(),
-            [{"message_id": message_id, "field": f, "email": e} for f, e in sorted(address_rows)],
-        )
-    return message_id
+        conn.execute(message_addresses.insert(), address_rows)
 
 
 def _insert_locations(conn: sa.Connection, folder_id: int, rows: list[dict]) -> None:

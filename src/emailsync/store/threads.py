@@ -63,18 +63,22 @@ def _nodes(conn: sa.Connection, ids: list[int]) -> dict[int, MessageNode]:
     }
 
 
-def _candidates(conn: sa.Connection, account_id: int, node: MessageNode) -> list[int]:
-    """Stored messages that might share an edge with `node` (a superset; the pure rule
-    decides)."""
-    refs = [r for r in node.references if r]
+def _chunks(items: list, size: int = 500) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _candidates(conn: sa.Connection, account_id: int, nodes: list[MessageNode]) -> set[int]:
+    """Stored messages that might share an edge with any of `nodes` (a superset: the pure
+    rule decides), found through indexed columns only."""
+    tokens = sorted({t for n in nodes for t in (*n.references, n.message_id) if t})
+    providers = sorted({n.provider_thread_id for n in nodes if n.provider_thread_id})
+    subjects = sorted({n.subject_key for n in nodes if n.subject_key})
     ids: set[int] = set()
-    own = [node.message_id] if node.message_id else []
-    if refs or own:
+    for chunk in _chunks(tokens):
         ids.update(
             conn.execute(
                 sa.select(messages.c.id).where(
-                    messages.c.account_id == account_id,
-                    messages.c.message_id.in_(refs + own),
+                    messages.c.account_id == account_id, messages.c.message_id.in_(chunk)
                 )
             ).scalars()
         )
@@ -82,34 +86,32 @@ def _candidates(conn: sa.Connection, account_id: int, node: MessageNode) -> list
             conn.execute(
                 sa.select(message_references.c.message_id)
                 .join(messages, messages.c.id == message_references.c.message_id)
-                .where(
-                    messages.c.account_id == account_id,
-                    message_references.c.ref.in_(refs + own),
-                )
+                .where(messages.c.account_id == account_id, message_references.c.ref.in_(chunk))
             ).scalars()
         )
-    if node.provider_thread_id:
+    for chunk in _chunks(providers):
         ids.update(
             conn.execute(
                 sa.select(messages.c.id).where(
-                    messages.c.account_id == account_id,
-                    messages.c.provider_thread_id == node.provider_thread_id,
+                    messages.c.account_id == account_id, messages.c.provider_thread_id.in_(chunk)
                 )
             ).scalars()
         )
-    if node.subject_key:
-        ids.update(
-            conn.execute(
-                sa.select(messages.c.id).where(
-                    messages.c.account_id == account_id,
-                    messages.c.subject_key == node.subject_key,
-                    messages.c.internaldate >= node.date - SUBJECT_GAP - _SLACK,
-                    messages.c.internaldate <= node.date + SUBJECT_GAP + _SLACK,
-                )
-            ).scalars()
-        )
-    ids.discard(node.key)
-    return sorted(ids)
+    if subjects:
+        earliest = min(n.date for n in nodes if n.subject_key) - SUBJECT_GAP - _SLACK
+        latest = max(n.date for n in nodes if n.subject_key) + SUBJECT_GAP + _SLACK
+        for chunk in _chunks(subjects):
+            ids.update(
+                conn.execute(
+                    sa.select(messages.c.id).where(
+                        messages.c.account_id == account_id,
+                        messages.c.subject_key.in_(chunk),
+                        messages.c.internaldate >= earliest,
+                        messages.c.internaldate <= latest,
+                    )
+                ).scalars()
+            )
+    return ids
 
 
 # Date header and INTERNALDATE differ by transit time; widen the SQL prefilter by it.
@@ -119,50 +121,100 @@ _SLACK = SUBJECT_GAP / 30
 def attach_message(
     conn: sa.Connection, account_id: int, message_pk: int, default_sharing: str
 ) -> int:
-    """Put a freshly stored message into its thread; returns the thread id."""
-    node = _nodes(conn, [message_pk])[message_pk]
-    if node.references:
-        conn.execute(
-            message_references.insert(),
-            [{"message_id": message_pk, "ref": r} for r in node.references],
-        )
-    candidates = _nodes(conn, _candidates(conn, account_id, node))
-    linked = neighbours(node, candidates.values())
-    if linked:
-        # A message the user moved by hand only pulls in direct replies to it: the
-        # message it was split from must not follow it into its new thread.
-        manual = set(
-            conn.execute(
-                sa.select(messages.c.id).where(messages.c.id.in_(linked), messages.c.thread_manual)
-            ).scalars()
-        )
-        linked = [
-            k for k in linked if k not in manual or candidates[k].message_id in node.references
-        ]
-    thread_of = (
-        dict(
-            conn.execute(
-                sa.select(messages.c.id, messages.c.thread_id).where(messages.c.id.in_(linked))
-            ).all()
-        )
-        if linked
-        else {}
-    )
-    thread_ids = sorted({t for t in thread_of.values() if t is not None})
-    if not thread_ids:
-        thread_id = conn.execute(
-            threads.insert().values(
-                account_id=account_id,
-                subject=node.subject_key,
-                sharing=default_sharing,
-                created_at=datetime.now(UTC),
+    """Put one freshly stored message into its thread; returns the thread id."""
+    return attach_messages(conn, account_id, [message_pk], default_sharing)[message_pk]
+
+
+def attach_messages(
+    conn: sa.Connection, account_id: int, message_pks: list[int], default_sharing: str
+) -> dict[int, int]:
+    """Put freshly stored messages into their threads, a whole batch with a handful of
+    queries; returns message → thread. Same result as attaching them one by one."""
+    if not message_pks:
+        return {}
+    new = _nodes(conn, message_pks)
+    refs = [{"message_id": k, "ref": r} for k, n in new.items() for r in n.references]
+    if refs:
+        conn.execute(message_references.insert(), refs)
+    stored_ids = _candidates(conn, account_id, list(new.values())) - set(new)
+    stored = _nodes(conn, sorted(stored_ids))
+    thread_of: dict[int, int] = {}
+    manual: set[int] = set()
+    for chunk in _chunks(sorted(stored_ids)):
+        for r in conn.execute(
+            sa.select(messages.c.id, messages.c.thread_id, messages.c.thread_manual).where(
+                messages.c.id.in_(chunk)
             )
-        ).inserted_primary_key[0]
-    else:
-        thread_id = _merge(conn, thread_ids)
-    conn.execute(messages.update().where(messages.c.id == message_pk).values(thread_id=thread_id))
-    refresh_thread(conn, thread_id)
-    return thread_id
+        ):
+            if r.thread_id is not None:
+                thread_of[r.id] = r.thread_id
+            if r.thread_manual:
+                manual.add(r.id)
+    everyone = {**stored, **new}
+    parent = {k: k for k in everyone}
+
+    def find(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    by_thread: dict[int, int] = {}
+    for k, t in thread_of.items():  # stored messages of one thread belong together
+        union(by_thread.setdefault(t, k), k)
+    by_token: dict[str, list[int]] = {}
+    by_subject: dict[str, list[int]] = {}
+    for k, n in everyone.items():
+        for t in {*n.references, n.message_id} - {""}:
+            by_token.setdefault(t, []).append(k)
+        if n.provider_thread_id:
+            by_token.setdefault("provider:" + n.provider_thread_id, []).append(k)
+        if n.subject_key:
+            by_subject.setdefault(n.subject_key, []).append(k)
+    for k, node in new.items():
+        near = {j for t in {*node.references, node.message_id} - {""} for j in by_token[t]}
+        if node.provider_thread_id:
+            near.update(by_token["provider:" + node.provider_thread_id])
+        near.update(by_subject.get(node.subject_key, ()) if node.subject_key else ())
+        near.discard(k)
+        for j in neighbours(node, [everyone[j] for j in sorted(near)]):
+            # A message the user moved by hand only pulls in direct replies to it: the
+            # message it was split from must not follow it into its new thread.
+            if j in manual and everyone[j].message_id not in node.references:
+                continue
+            union(k, j)
+    components: dict[int, list[int]] = {}
+    for k in new:
+        components.setdefault(find(k), []).append(k)
+    result: dict[int, int] = {}
+    now = datetime.now(UTC)
+    for root, members in components.items():
+        threads_in = sorted({thread_of[j] for j in everyone if j in thread_of and find(j) == root})
+        if threads_in:
+            thread_id = _merge(conn, threads_in)
+        else:
+            thread_id = conn.execute(
+                threads.insert().values(
+                    account_id=account_id,
+                    subject="",
+                    sharing=default_sharing,
+                    created_at=now,
+                )
+            ).inserted_primary_key[0]
+        result.update(dict.fromkeys(members, thread_id))
+    conn.execute(
+        messages.update()
+        .where(messages.c.id == sa.bindparam("b_id"))
+        .values(thread_id=sa.bindparam("b_thread")),
+        [{"b_id": k, "b_thread": t} for k, t in result.items()],
+    )
+    refresh_threads(conn, set(result.values()))
+    return result
 
 
 def _merge(conn: sa.Connection, thread_ids: list[int]) -> int:
@@ -221,6 +273,50 @@ def _merge_attributes(conn: sa.Connection, survivor: int, other: int) -> None:
                     reason=link.reason,
                 )
             )
+
+
+def refresh_threads(conn: sa.Connection, thread_ids: set[int]) -> None:
+    """Recount threads and date them by their newest message, in one grouped query."""
+    ids = sorted(thread_ids)
+    if not ids:
+        return
+    rows = []
+    for chunk in _chunks(ids):
+        rows += conn.execute(
+            sa.select(
+                messages.c.thread_id,
+                sa.func.count(),
+                sa.func.max(messages.c.internaldate),
+                sa.func.min(messages.c.id),
+            )
+            .where(messages.c.thread_id.in_(chunk))
+            .group_by(messages.c.thread_id)
+        ).all()
+    firsts = [r[3] for r in rows]
+    subjects: dict[int, str] = {}
+    for chunk in _chunks(firsts):
+        subjects.update(
+            conn.execute(
+                sa.select(messages.c.id, messages.c.subject).where(messages.c.id.in_(chunk))
+            ).all()
+        )
+    if rows:
+        conn.execute(
+            threads.update()
+            .where(threads.c.id == sa.bindparam("b_id"))
+            .values(
+                message_count=sa.bindparam("b_count"),
+                last_message_at=sa.bindparam("b_last"),
+                subject=sa.bindparam("b_subject"),
+            ),
+            [
+                {"b_id": r[0], "b_count": r[1], "b_last": r[2], "b_subject": subjects[r[3]]}
+                for r in rows
+            ],
+        )
+    empty = set(ids) - {r[0] for r in rows}
+    if empty:
+        conn.execute(threads.delete().where(threads.c.id.in_(sorted(empty))))
 
 
 def refresh_thread(conn: sa.Connection, thread_id: int) -> None:
