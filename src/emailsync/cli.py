@@ -125,6 +125,29 @@ def _contacts_add(args: argparse.Namespace) -> None:
     )
 
 
+def _contacts_update(args: argparse.Namespace) -> None:
+    from emailsync.store import directory
+
+    _, engine = _context()
+    person = directory.update_person(
+        engine, args.id, name=args.name, org=args.org, visibility=args.visibility
+    )
+    if args.also:
+        person = directory.add_person(engine, [*person.emails, *args.also])
+        from emailsync.commands.crm import _relink
+
+        _relink(engine, list(person.emails))
+    print(f"Contact {person.name or person.emails[0]} (id {person.id}): {', '.join(person.emails)}")
+
+
+def _contacts_delete(args: argparse.Namespace) -> None:
+    from emailsync.store import directory
+
+    _, engine = _context()
+    directory.delete_person(engine, args.id)
+    print(f"Deleted contact {args.id}; mail with them stays, no longer linked to them")
+
+
 def _contacts_import(args: argparse.Namespace) -> None:
     from pathlib import Path
 
@@ -527,6 +550,22 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--owner", metavar="USER_EMAIL", help="the CRM user who owns the contact")
     c.add_argument("--visibility", choices=["company", "owner"], default="company")
     c.set_defaults(handler=_contacts_add)
+    c = contacts.add_parser("update", help="change a contact")
+    c.add_argument("id", type=int)
+    c.add_argument("--name")
+    c.add_argument("--org")
+    c.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="EMAIL",
+        help="add another address (repeatable)",
+    )
+    c.add_argument("--visibility", choices=["company", "owner"])
+    c.set_defaults(handler=_contacts_update)
+    c = contacts.add_parser("delete", help="delete a contact")
+    c.add_argument("id", type=int)
+    c.set_defaults(handler=_contacts_delete)
     c = contacts.add_parser("import", help="import contacts from a CSV file (name,email,org)")
     c.add_argument("file")
     c.set_defaults(handler=_contacts_import)

@@ -293,3 +293,36 @@ def test_sent_from_addresses_are_learnt_as_aliases_and_never_become_contacts(
     assert aliases == ["me.alias@example.com"]
     assert by_subject(harness, account)["Out"]["contacts"] == []
     assert by_subject(harness, account)["Out"]["direction"] == "sent"
+
+
+def test_records_are_changed_deleted_and_imported_from_the_command_line(
+    harness: Harness, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    (folder / "people.csv").write_text(
+        "name,email,org\nAnn,ann@a.example,Alpha\nCy,cy@c.example,\n"
+    )
+    harness.ok("contacts", "import", str(folder / "people.csv"))
+    people = {p["name"]: p for p in harness.ok("contacts", "list", "--json").json()}
+    assert people["Ann"]["org"] == "Alpha" and people["Cy"]["org"] == ""
+    harness.ok(
+        "contacts", "update", str(people["Cy"]["id"]), "--org", "Cyco", "--also", "cy@work.example"
+    )
+    cy = {p["name"]: p for p in harness.ok("contacts", "list", "--json").json()}["Cy"]
+    assert cy["org"] == "Cyco" and cy["emails"] == ["cy@c.example", "cy@work.example"]
+    harness.ok("contacts", "delete", str(cy["id"]))
+    assert [p["name"] for p in harness.ok("contacts", "list", "--json").json()] == ["Ann"]
+    (folder / "orgs.csv").write_text("name,domains\nBeta,beta.example;b.example\n")
+    harness.ok("orgs", "import", str(folder / "orgs.csv"))
+    orgs = {o["name"]: o for o in harness.ok("orgs", "list", "--json").json()}
+    assert orgs["Beta"]["domains"] == ["b.example", "beta.example"]
+    (folder / "deals.csv").write_text(
+        "title,value,status,person_email,organisation\nBig,100.5,open,ann@a.example,Alpha\n"
+    )
+    harness.ok("deals", "import", str(folder / "deals.csv"))
+    deal = harness.ok("deals", "list", "--json").json()[0]
+    assert (deal["title"], deal["value"], deal["status"]) == ("Big", "100.50", "open")
+    bad = harness.cli("deals", "add", "Neg", "--value", "-3")
+    assert bad.code == 1 and "negative" in bad.err

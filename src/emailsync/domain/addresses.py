@@ -14,6 +14,7 @@ merging two mailboxes that differ only in case, so the key is case-insensitive t
 from __future__ import annotations
 
 import contextlib
+import re
 import unicodedata
 
 __all__ = ["email_domain", "is_same_or_subdomain", "normalize_domain", "normalize_email"]
@@ -22,8 +23,11 @@ __all__ = ["email_domain", "is_same_or_subdomain", "normalize_domain", "normaliz
 _FORBIDDEN = frozenset("<>")
 
 
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
 def _has_space_or_control(s: str) -> bool:
-    return any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in s)
+    return _SPACE_OR_CONTROL.search(s) is not None
 
 
 def normalize_domain(domain: str) -> str:
