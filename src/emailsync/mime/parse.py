@@ -10,14 +10,18 @@ structured parsers inside try/except, so one pathological header cannot sink the
 
 Speed: this runs on every synced message, so attachment payloads are never decoded. Their
 size is estimated from the transfer-encoded text; only the chosen text/plain and text/html
-parts are decoded.
+parts are decoded. The structure is first taken from `scan.scan_message`, which builds the
+same compat32 tree as the stdlib's feed parser without walking attachment bodies line by
+line (about 10x faster on attachment-heavy mail); whenever it is unsure it returns None and
+the stdlib parser is used. Everything after the structure is shared by both paths, so the
+two give the same `ParsedMessage`; tests/unit/test_mime_fast.py checks that.
 """
 
 from __future__ import annotations
 
 import mimetypes
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email import policy
 from email.message import Message
@@ -32,6 +36,7 @@ from emailsync.domain.model import (
     Participants,
 )
 from emailsync.mime.addresses import decode_words, parse_address_header
+from emailsync.mime.scan import Scan, scan_message
 
 __all__ = ["parse_header_summary", "parse_message"]
 
@@ -58,7 +63,6 @@ _ADDRESS_FIELDS = (
     ("bcc", "Bcc"),
 )
 
-_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
 _MSG_ID = re.compile(r"<([^<>]*)>")
 _PARAM = re.compile(r';\s*([A-Za-z0-9_.*-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 _MAX_DEPTH = 64  # deeper MIME nesting is treated as opaque leaves
@@ -85,10 +89,8 @@ _EXTENSIONS = {
 
 def parse_message(raw: bytes) -> ParsedMessage:
     """Parse a full message. Never raises: worst case is an empty result with defects."""
-    try:
-        return _parse_message(bytes(raw))
-    except Exception as exc:  # the contract is "never raise"; say what happened instead
-        return _empty_message((f"parse failed: {type(exc).__name__}",))
+    fast = _parse_fast(raw)
+    return fast if fast is not None else _parse_with_stdlib(raw)
 
 
 def parse_header_summary(header_bytes: bytes) -> HeaderSummary:
@@ -120,6 +122,25 @@ def _empty_message(defects: tuple[str, ...]) -> ParsedMessage:
     )
 
 
+def _parse_fast(raw: bytes) -> ParsedMessage | None:
+    """The structure from `scan.scan_message`; None whenever the stdlib path must decide."""
+    try:
+        scan = scan_message(bytes(raw))
+        if scan is None:
+            return None
+        return _parsed(scan.root, [], size_of=lambda part: _scanned_size(scan, part), scan=scan)
+    except Exception:  # whatever went wrong, the stdlib path gets to say it
+        return None
+
+
+def _parse_with_stdlib(raw: bytes) -> ParsedMessage:
+    """The structure from the stdlib's feed parser: the reference the fast path must match."""
+    try:
+        return _parse_message(bytes(raw))
+    except Exception as exc:  # the contract is "never raise"; say what happened instead
+        return _empty_message((f"parse failed: {type(exc).__name__}",))
+
+
 def _parse_message(raw: bytes) -> ParsedMessage:
     notes: list[str] = []
     try:
@@ -129,7 +150,16 @@ def _parse_message(raw: bytes) -> ParsedMessage:
         msg = _PARSER.parsebytes(raw, headersonly=True)
     else:
         msg = _second_opinion_if_broken(raw, msg, notes)
+    return _parsed(msg, notes, size_of=_encoded_size)
 
+
+def _parsed(
+    msg: Message, notes: list[str], size_of: Callable[[Message], int], scan: Scan | None = None
+) -> ParsedMessage:
+    """Everything after the structure: shared by both paths, so they cannot drift apart.
+
+    With a `scan`, leaf payloads are not loaded yet: only the two chosen bodies are.
+    """
     headers = _raw_headers(msg)
     participants, address_defects = _participants(headers)
     notes.extend(address_defects)
@@ -138,6 +168,10 @@ def _parse_message(raw: bytes) -> ParsedMessage:
     subject = _subject(headers, notes)
 
     text_part, html_part = _find_bodies(msg)
+    if scan is not None:
+        for part in (text_part, html_part):
+            if part is not None:
+                scan.load_payload(part)
     text_body = _decode_body(text_part, notes) if text_part is not None else ""
     html_body = _decode_body(html_part, notes) if html_part is not None else ""
     body_ids = {id(p) for p in (text_part, html_part) if p is not None}
@@ -146,7 +180,7 @@ def _parse_message(raw: bytes) -> ParsedMessage:
     for part in _leaves(msg):
         if id(part) in body_ids:
             continue
-        attachments.append(_attachment(part, len(attachments) + 1, notes))
+        attachments.append(_attachment(part, len(attachments) + 1, size_of(part), notes))
 
     refs = _msg_ids(" ".join(headers.get("references", [])))  # a repeated header: keep all
     in_reply_to = _msg_ids(_first(headers, "in-reply-to"))
@@ -207,7 +241,7 @@ def _unraw(value: object, hint: str = "") -> str:
                 continue
         else:
             value = data.decode("cp1252", "replace")
-    return _LINE_BREAKS.sub("", value)
+    return value.replace("\r", "").replace("\n", "")  # unfold: drop every CR and LF
 
 
 def _header_charset_hint(msg: Message) -> str:
@@ -405,7 +439,8 @@ def _decode_body(part: Message, notes: list[str]) -> str:
         charset = str(part.get_content_charset() or "")
     except Exception:
         charset = _params(_raw_part_header(part, "content-type")).get("charset", "")
-    return _LINE_BREAKS.sub("\n", _decode_text(data, charset.strip().lower(), notes))
+    text = _decode_text(data, charset.strip().lower(), notes)
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # CRLF and lone CR → LF
 
 
 def _decode_text(data: bytes, charset: str, notes: list[str]) -> str:
@@ -444,7 +479,7 @@ def _codec_exists(charset: str) -> bool:
 # --- attachments ---------------------------------------------------------------------------
 
 
-def _attachment(part: Message, index: int, notes: list[str]) -> Attachment:
+def _attachment(part: Message, index: int, size: int, notes: list[str]) -> Attachment:
     ctype = _content_type(part)
     filename = _filename(part, notes)
     if not filename:
@@ -455,7 +490,7 @@ def _attachment(part: Message, index: int, notes: list[str]) -> Attachment:
     return Attachment(
         filename=filename,
         content_type=ctype,
-        size=_encoded_size(part),
+        size=size,
         content_id=content_id,
         inline=_disposition(part) == "inline",
     )
@@ -532,6 +567,16 @@ def _encoded_size(part: Message) -> int:
         return len(payload)
     except Exception:
         return 0
+
+
+def _scanned_size(scan: Scan, part: Message) -> int:
+    """`_encoded_size` for a part whose payload `scan` left in the raw bytes."""
+    cte = _raw_part_header(part, "content-transfer-encoding").strip().lower()
+    size = scan.encoded_size(part, base64=cte == "base64")
+    if size is None:  # 8-bit payload: get_payload() decodes it, so measure the stdlib way
+        scan.load_payload(part)
+        size = _encoded_size(part)
+    return size
 
 
 # --- defects -------------------------------------------------------------------------------

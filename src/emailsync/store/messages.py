@@ -295,17 +295,28 @@ def delete_orphans(conn: sa.Connection, account_id: int) -> int:
     return removed
 
 
-def forget_folders(conn: sa.Connection, account_id: int, keep: Iterable[str]) -> None:
-    """Locations in folders that are no longer synced (or gone from the server) are dropped."""
+def forget_folders(conn: sa.Connection, account_id: int, keep: Iterable[str]) -> int:
+    """Locations in folders that are no longer synced (or gone from the server) are dropped.
+    Returns how many locations went."""
     stale = sa.select(folders.c.id).where(
-        folders.c.account_id == account_id, folders.c.name.not_in(list(keep))
+        folders.c.account_id == account_id,
+        folders.c.name.not_in(list(keep)),
+        folders.c.uidvalidity.is_not(None),
     )
-    conn.execute(message_locations.delete().where(message_locations.c.folder_id.in_(stale)))
+    if conn.execute(stale.limit(1)).first() is None:
+        return 0
+    removed = (
+        conn.execute(
+            message_locations.delete().where(message_locations.c.folder_id.in_(stale))
+        ).rowcount
+        or 0
+    )
     conn.execute(
         folders.update()
         .where(folders.c.id.in_(stale))
         .values(uidvalidity=None, uid_cursor=0, uidnext=None, highestmodseq=None, remapping=False)
     )
+    return removed
 
 
 # -- reading -------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from emailsync.config import Settings
 from emailsync.domain.conditions import folder_window_start, folders_to_sync, selected_folders
+from emailsync.domain.model import FolderRole, ServerFolder
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
 from emailsync.imap.connection import connect
 from emailsync.imap.session import ImapSession
@@ -109,7 +110,7 @@ def _pass(
     chosen = set(selected_folders(account.conditions, server))
     names = folders_to_sync(account.conditions, server)
     with engine.begin() as conn:
-        message_store.forget_folders(conn, account.id, keep=names)
+        forgotten = message_store.forget_folders(conn, account.id, keep=names)
     ctx = AccountContext(
         account_id=account.id,
         conditions=account.conditions,
@@ -141,9 +142,7 @@ def _pass(
             with engine.begin() as conn:
                 account_store.update_folder(conn, stored[name].id, last_error=str(exc))
     with engine.begin() as conn:
-        account_store.learn_aliases(conn, account.id)
-        if not any(f.remapping for f in account_store.list_folders(conn, account.id)):
-            result.orphans_removed = message_store.delete_orphans(conn, account.id)
+        _finish_pass(conn, account, server, result, forgotten)
         error = "; ".join(f"{k}: {v}" for k, v in result.folder_errors.items()) or None
         account_store.set_state(
             conn,
@@ -154,6 +153,33 @@ def _pass(
             keep_user_state=True,
         )
     return result
+
+
+def _finish_pass(
+    conn: sa.Connection,
+    account: Account,
+    server: list[ServerFolder],
+    result: PassResult,
+    forgotten: int,
+) -> None:
+    """Learn aliases from new sent mail; delete messages no folder holds any more.
+
+    A folder re-mapped after a UIDVALIDITY change stays `remapping` until this step, so
+    that a kill between the last batch and the clean-up is finished by the next pass;
+    while any folder is still re-mapping, nothing is deleted (its messages are only
+    waiting to be found again)."""
+    sent = {f.name for f in server if f.role is FolderRole.SENT}
+    if any(r.new_messages or r.new_locations for n, r in result.folders.items() if n in sent):
+        account_store.learn_aliases(conn, account.id)
+    remapping = [f for f in account_store.list_folders(conn, account.id) if f.remapping]
+    finishing = [
+        f for f in remapping if f.name in result.folders and result.folders[f.name].completed
+    ]
+    changed = forgotten or any(r.removed for r in result.folders.values())
+    if len(finishing) == len(remapping) and (changed or finishing):
+        result.orphans_removed = message_store.delete_orphans(conn, account.id)
+        for f in finishing:
+            account_store.update_folder(conn, f.id, remapping=False)
 
 
 def _rescan(

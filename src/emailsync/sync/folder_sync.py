@@ -74,6 +74,7 @@ class FolderResult:
     skipped: int = 0
     flag_updates: int = 0
     removed: int = 0
+    completed: bool = False  # every UID up to the server's UIDNEXT was looked at
 
 
 def sync_folder(
@@ -165,7 +166,6 @@ def _fetch_new(
         "server_messages": status.exists,
         "last_sync_at": datetime.now(UTC),
         "last_error": None,
-        "remapping": False,
     }
     if folder.highestmodseq is None:
         done_values["highestmodseq"] = status.highestmodseq
@@ -173,9 +173,11 @@ def _fetch_new(
     candidates = [] if nothing_new else _candidates(session, folder)
     progress.folder_started(folder.name, len(candidates))
     if not candidates:
-        with engine.begin() as conn:
-            account_store.update_folder(conn, folder.id, **done_values)
+        if not nothing_new or folder.highestmodseq != status.highestmodseq:
+            with engine.begin() as conn:
+                account_store.update_folder(conn, folder.id, **done_values)
         progress.folder_finished(folder.name)
+        result.completed = True
         return
     for start in range(0, len(candidates), HEADER_BATCH):
         batch = candidates[start : start + HEADER_BATCH]
@@ -195,6 +197,7 @@ def _fetch_new(
             )
             progress.advanced(folder.name, group.count)
     progress.folder_finished(folder.name)
+    result.completed = True
 
 
 def rescan_folder(

@@ -36,18 +36,19 @@ class StoredProgress:
         self._last = 0.0
         self.done = 0
         self.total = 0
-        self._write(force=True)
 
     def folder_started(self, folder: str, total: int) -> None:
-        self.total += total
-        self._write(force=True)
+        if total:  # a pass with nothing to fetch writes nothing
+            self.total += total
+            self._write(force=True)
 
     def advanced(self, folder: str, count: int) -> None:
         self.done += count
         self._write()
 
     def folder_finished(self, folder: str) -> None:
-        self._write(force=True)
+        if self.total:
+            self._write(force=True)
 
     def _write(self, force: bool = False) -> None:
         now = self._clock()

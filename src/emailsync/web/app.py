@@ -167,10 +167,11 @@ def create_app(
             request, 500, "Something went wrong on our side. Try again in a moment."
         )
 
-    from emailsync.web import api, inbox, pages
+    from emailsync.web import api, api_crm, inbox, pages
 
     app.include_router(pages.router)
     app.include_router(inbox.router)
     app.include_router(api.router)
+    app.include_router(api_crm.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     return app
