@@ -326,3 +326,40 @@ def test_records_are_changed_deleted_and_imported_from_the_command_line(
     assert (deal["title"], deal["value"], deal["status"]) == ("Big", "100.50", "open")
     bad = harness.cli("deals", "add", "Neg", "--value", "-3")
     assert bad.code == 1 and "negative" in bad.err
+
+
+def test_a_colleague_never_sees_the_name_of_an_owner_only_contact(
+    harness: Harness, dovecot: DovecotServer, mailbox: str
+) -> None:
+    harness.ok("users", "add", "seller@crm.example")
+    harness.ok("users", "add", "colleague@crm.example")
+    harness.ok("contacts", "add", "bob@acme.example", "--name", "Bob")
+    harness.ok(
+        "contacts",
+        "add",
+        "x@secret.example",
+        "--name",
+        "Secret Source",
+        "--owner",
+        "seller@crm.example",
+        "--visibility",
+        "owner",
+    )
+    dovecot.append(
+        mailbox,
+        "INBOX",
+        make_message(subject="Both", cc="x@secret.example"),
+        internaldate=NOW - DAY,
+    )
+    account = synced(harness, dovecot, mailbox)
+    message = by_subject(harness, account)["Both"]
+    harness.ok(
+        "threads", "share", str(message["thread_id"]), "shared", "--user", "seller@crm.example"
+    )
+    assert [c["name"] for c in message["contacts"]] == ["Bob", "Secret Source"]
+    seen = harness.ok("threads", "list", "--user", "colleague@crm.example", "--json").json()
+    assert [p["name"] for p in seen[0]["persons"]] == ["Bob"]
+    as_colleague = by_subject(harness, account, "colleague@crm.example")["Both"]
+    assert [c["name"] for c in as_colleague["contacts"]] == ["Bob"]
+    why = harness.ok("messages", "why", str(message["id"]), "--user", "colleague@crm.example")
+    assert "Secret" not in why.out

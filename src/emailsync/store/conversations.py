@@ -20,7 +20,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from emailsync.domain.addresses import email_domain
-from emailsync.domain.privacy import RecordRef, can_see_thread
+from emailsync.domain.privacy import RecordRef, can_see_record, can_see_thread
 from emailsync.errors import UsageError
 from emailsync.store.tables import (
     accounts,
@@ -131,8 +131,14 @@ def _participants(conn: sa.Connection, thread_ids: list[int]) -> dict[int, dict[
     return result
 
 
-def links_of_threads(conn: sa.Connection, thread_ids: Sequence[int]) -> dict[int, ThreadLinks]:
-    """The CRM records each thread is linked to, automatic and manual, with reasons."""
+def links_of_threads(
+    conn: sa.Connection, thread_ids: Sequence[int], viewer_id: int | None = None
+) -> dict[int, ThreadLinks]:
+    """The CRM records each thread is linked to, automatic and manual, with reasons.
+
+    With `viewer_id`, records that viewer may not see are left out: a colleague's
+    owner-only contact must not show its name on anybody else's screen. Without it (the
+    linker itself), every record counts."""
     infos = _thread_infos(conn, thread_ids)
     ids = list(infos)
     if not ids:
@@ -271,8 +277,18 @@ def links_of_threads(conn: sa.Connection, thread_ids: Sequence[int]) -> dict[int
                 d.owner_user_id,
                 d.visibility,
             )
+        if viewer_id is not None:
+            links = _seen_by(viewer_id, links)
         result[thread_id] = links
     return result
+
+
+def _seen_by(viewer_id: int, links: ThreadLinks) -> ThreadLinks:
+    return ThreadLinks(
+        persons=[r for r in links.persons if can_see_record(viewer_id, r.ref())],
+        organisations=[r for r in links.organisations if can_see_record(viewer_id, r.ref())],
+        deal=links.deal if links.deal and can_see_record(viewer_id, links.deal.ref()) else None,
+    )
 
 
 def _persons(conn: sa.Connection, ids: set[int]) -> dict[int, sa.Row]:
@@ -323,7 +339,7 @@ def visible_thread_ids(conn: sa.Connection, viewer_id: int, thread_ids: Sequence
     """Which of these threads the viewer may read (domain.privacy.can_see_thread)."""
     infos = _thread_infos(conn, thread_ids)
     others = [t for t, i in infos.items() if i.owner_user_id != viewer_id and i.sharing == "shared"]
-    links = links_of_threads(conn, others) if others else {}
+    links = links_of_threads(conn, others, viewer_id) if others else {}
     return {
         t
         for t, info in infos.items()
@@ -387,14 +403,16 @@ def list_visible_threads(
     candidates = list(conn.execute(query).scalars())
     visible = visible_thread_ids(conn, viewer_id, candidates)
     page = [t for t in candidates if t in visible][offset : offset + limit]
-    return summaries(conn, page)
+    return summaries(conn, page, viewer_id)
 
 
 def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def summaries(conn: sa.Connection, thread_ids: Sequence[int]) -> list[ThreadSummary]:
+def summaries(
+    conn: sa.Connection, thread_ids: Sequence[int], viewer_id: int
+) -> list[ThreadSummary]:
     if not thread_ids:
         return []
     rows = {
@@ -405,7 +423,7 @@ def summaries(conn: sa.Connection, thread_ids: Sequence[int]) -> list[ThreadSumm
             .where(threads.c.id.in_(thread_ids))
         )
     }
-    links = links_of_threads(conn, list(thread_ids))
+    links = links_of_threads(conn, list(thread_ids), viewer_id)
     latest: dict[int, sa.Row] = {}
     for m in conn.execute(
         sa.select(
@@ -493,7 +511,7 @@ def get_visible_thread(conn: sa.Connection, viewer_id: int, thread_id: int) -> T
     to see (the two are indistinguishable on purpose)."""
     if thread_id not in visible_thread_ids(conn, viewer_id, [thread_id]):
         return None
-    summary = summaries(conn, [thread_id])[0]
+    summary = summaries(conn, [thread_id], viewer_id)[0]
     closed_at = None
     if summary.deal is not None:
         deal = conn.execute(sa.select(deals).where(deals.c.id == summary.deal.id)).one()
@@ -702,7 +720,7 @@ def why(conn: sa.Connection, viewer_id: int, message_pk: int) -> list[str]:
     if detail is None:
         raise UsageError(f"No message {message_pk}")
     lines = [f"thread {row.thread_id}"]
-    links = links_of_threads(conn, [row.thread_id])[row.thread_id]
+    links = links_of_threads(conn, [row.thread_id], viewer_id)[row.thread_id]
     for p in links.persons:
         lines.append(f"person {p.name}: {p.reason}")
     for o in links.organisations:
@@ -716,5 +734,8 @@ def why(conn: sa.Connection, viewer_id: int, message_pk: int) -> list[str]:
         )
         lines.append(f"deal {links.deal.name}: {links.deal.reason}{note}")
     if len(lines) == 1:
-        lines.append("no links: no participant is a CRM contact or at an organisation's domain")
+        lines.append(
+            "no links you can see: no participant is a CRM contact you can see, "
+            "nor at the domain of such an organisation"
+        )
     return lines

@@ -388,7 +388,10 @@ def list_messages(
         allowed = visible_thread_ids(conn, viewer_id, thread_ids)
         rows = [r for r in rows if r.thread_id in allowed]
         thread_ids = sorted(allowed)
-    links = links_of_threads(conn, thread_ids)
+    owner = conn.execute(
+        sa.select(accounts.c.user_id).where(accounts.c.id == account_id)
+    ).scalar_one()
+    links = links_of_threads(conn, thread_ids, viewer_id if viewer_id is not None else owner)
     result = []
     for r in rows:
         addrs = r.addresses or {}
