@@ -363,3 +363,27 @@ def test_a_colleague_never_sees_the_name_of_an_owner_only_contact(
     assert [c["name"] for c in as_colleague["contacts"]] == ["Bob"]
     why = harness.ok("messages", "why", str(message["id"]), "--user", "colleague@crm.example")
     assert "Secret" not in why.out
+
+
+def test_bad_crm_input_is_refused_with_a_sentence(harness: Harness) -> None:
+    for args, words in [
+        (("deals", "add", "X", "--value", "NaN"), "not an amount"),
+        (("deals", "add", "X", "--value", "1e30"), "at most"),
+        (("deals", "add", "X", "--currency", "usdollars"), "three-letter"),
+        (("deals", "add", "  "), "needs a title"),
+    ]:
+        result = harness.cli(*args)
+        assert result.code == 1 and words in result.err, (args, result.err)
+        assert "Traceback" not in result.err
+    harness.ok("deals", "add", "Real")
+    assert harness.cli("deals", "update", "1", "--title", " ").code == 1
+    harness.ok("deals", "update", "1")  # nothing to change is not an error
+
+
+def test_adding_domains_keeps_an_organisations_owner_and_visibility(harness: Harness) -> None:
+    harness.ok("users", "add", "seller@crm.example")
+    harness.ok("orgs", "add", "Acme", "--owner", "seller@crm.example", "--visibility", "owner")
+    harness.ok("orgs", "add", "Acme", "--domain", "acme.example")
+    org = harness.ok("orgs", "list", "--json").json()[0]
+    assert (org["visibility"], org["domains"]) == ("owner", ["acme.example"])
+    assert org["owner_user_id"] is not None

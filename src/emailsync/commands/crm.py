@@ -436,7 +436,12 @@ def register(sub: Any) -> None:
     p.add_argument("name")
     p.add_argument("--domain", action="append", default=[], help="email domain (repeatable)")
     p.add_argument("--owner", metavar="USER_EMAIL")
-    p.add_argument("--visibility", choices=["company", "owner"], default="company")
+    p.add_argument(
+        "--visibility",
+        choices=["company", "owner"],
+        default=None,
+        help="company (default for a new one) or owner",
+    )
     p.set_defaults(handler=_orgs_add)
     p = orgs.add_parser("list", help="list organisations")
     p.add_argument("--json", action="store_true")

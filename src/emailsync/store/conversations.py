@@ -594,6 +594,11 @@ def unlink(conn: sa.Connection, user_id: int, thread_id: int, kind: str, target_
     """Remove a link, automatic or manual; the linker will not add it back."""
     _require_owner(conn, user_id, thread_id)
     if kind == "deal":
+        current = conn.execute(
+            sa.select(threads.c.deal_id).where(threads.c.id == thread_id)
+        ).scalar()
+        if current != target_id:
+            raise UsageError(f"Thread {thread_id} is not on deal {target_id}")
         conn.execute(
             threads.update()
             .where(threads.c.id == thread_id)

@@ -67,9 +67,10 @@ def add_organisation(
     domains: Iterable[str] = (),
     *,
     owner_user_id: int | None = None,
-    visibility: str = "company",
+    visibility: str | None = None,
 ) -> Organisation:
-    """Add an organisation, or add domains to the one of that name."""
+    """Add an organisation, or add domains to the one of that name (whose owner stays, and
+    whose visibility changes only when one is given)."""
     cleaned = []
     for d in domains:
         domain = normalize_domain(d)
@@ -79,13 +80,21 @@ def add_organisation(
     if not name.strip():
         raise UsageError("An organisation needs a name")
     with engine.begin() as conn:
-        org_id = organisation_by_name(conn, name, create=True)
+        existing = organisation_by_name(conn, name, create=False)
+        org_id = existing or organisation_by_name(conn, name, create=True)
         assert org_id is not None
-        conn.execute(
-            organisations.update()
-            .where(organisations.c.id == org_id)
-            .values(owner_user_id=owner_user_id, visibility=_visibility(visibility))
-        )
+        values: dict[str, object] = {}
+        if existing is None:
+            values = {
+                "owner_user_id": owner_user_id,
+                "visibility": _visibility(visibility or "company"),
+            }
+        elif visibility is not None:
+            values = {"visibility": _visibility(visibility)}
+        if values:
+            conn.execute(
+                organisations.update().where(organisations.c.id == org_id).values(**values)
+            )
         for domain in cleaned:
             owner = conn.execute(
                 sa.select(organisation_domains.c.organisation_id).where(
@@ -138,14 +147,44 @@ def _deal(row: sa.Row) -> Deal:
     )
 
 
+MAX_VALUE = Decimal("999999999999.99")  # NUMERIC(14, 2)
+
+
 def _money(value: str | Decimal | int) -> Decimal:
     try:
-        amount = Decimal(str(value))
+        amount = Decimal(str(value).strip())
     except InvalidOperation as exc:
         raise UsageError(f"{value!r} is not an amount") from exc
+    if not amount.is_finite():
+        raise UsageError(f"{value!r} is not an amount")
     if amount < 0:
         raise UsageError("A deal's value cannot be negative")
+    if amount > MAX_VALUE:
+        raise UsageError(f"A deal's value is at most {MAX_VALUE}")
     return amount.quantize(Decimal("0.01"))
+
+
+def _currency(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 3 or not code.isalpha() or not code.isascii():
+        raise UsageError(f"A currency is a three-letter code such as EUR or USD, not {value!r}")
+    return code
+
+
+def _check_refs(conn: sa.Connection, person_id: int | None, organisation_id: int | None) -> None:
+    if (
+        person_id is not None
+        and conn.execute(sa.select(persons.c.id).where(persons.c.id == person_id)).first() is None
+    ):
+        raise UsageError(f"No contact {person_id}")
+    if (
+        organisation_id is not None
+        and conn.execute(
+            sa.select(organisations.c.id).where(organisations.c.id == organisation_id)
+        ).first()
+        is None
+    ):
+        raise UsageError(f"No organisation {organisation_id}")
 
 
 def add_deal(
@@ -165,6 +204,7 @@ def add_deal(
     if status not in DEAL_STATUSES:
         raise UsageError(f"A deal's status is one of {', '.join(DEAL_STATUSES)}")
     with engine.begin() as conn:
+        _check_refs(conn, person_id, organisation_id)
         if person_id is not None and organisation_id is None:
             organisation_id = conn.execute(
                 sa.select(persons.c.organisation_id).where(persons.c.id == person_id)
@@ -173,7 +213,7 @@ def add_deal(
             deals.insert().values(
                 title=title.strip(),
                 value=_money(value),
-                currency=currency.upper()[:3],
+                currency=_currency(currency),
                 status=status,
                 person_id=person_id,
                 organisation_id=organisation_id,
@@ -212,6 +252,12 @@ def update_deal(engine: sa.Engine, deal_id: int, **changes: object) -> Deal:
     if unknown:
         raise UsageError(f"Cannot change {', '.join(sorted(unknown))} of a deal")
     values = {k: v for k, v in changes.items() if v is not None}
+    if "title" in values:
+        values["title"] = str(values["title"]).strip()
+        if not values["title"]:
+            raise UsageError("A deal needs a title")
+    if "currency" in values:
+        values["currency"] = _currency(str(values["currency"]))
     if "status" in values:
         if values["status"] not in DEAL_STATUSES:
             raise UsageError(f"A deal's status is one of {', '.join(DEAL_STATUSES)}")
@@ -222,7 +268,9 @@ def update_deal(engine: sa.Engine, deal_id: int, **changes: object) -> Deal:
         _visibility(str(values["visibility"]))
     with engine.begin() as conn:
         get_deal(conn, deal_id)
-        conn.execute(deals.update().where(deals.c.id == deal_id).values(**values))
+        _check_refs(conn, values.get("person_id"), values.get("organisation_id"))  # type: ignore[arg-type]
+        if values:
+            conn.execute(deals.update().where(deals.c.id == deal_id).values(**values))
         return get_deal(conn, deal_id)
 
 

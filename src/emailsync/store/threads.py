@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from emailsync.domain.threading import SUBJECT_GAP, MessageNode, neighbours
+from emailsync.errors import UsageError
 from emailsync.store.tables import (
     accounts,
     message_addresses,
@@ -382,10 +383,14 @@ def rebuild_threads(conn: sa.Connection, account_id: int) -> int:
 
 def split_thread(conn: sa.Connection, message_pks: list[int]) -> int:
     """Move messages out of their thread into a new one of their own, by hand."""
+    if not message_pks:
+        raise UsageError("Name the messages to move into a thread of their own")
     rows = conn.execute(
         sa.select(messages.c.thread_id, messages.c.account_id).where(messages.c.id.in_(message_pks))
     ).all()
     old = {r.thread_id for r in rows}
+    if len(rows) != len(set(message_pks)) or len(old) != 1:
+        raise UsageError("Name existing messages of one thread")
     source = conn.execute(sa.select(threads).where(threads.c.id.in_(old))).first()
     new_id = conn.execute(
         threads.insert().values(
