@@ -66,8 +66,9 @@ def parse_address_header(field: str, value: str) -> tuple[tuple[Address, ...], t
 _ATOMS = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _ADDR = rf"{_DOT_ATOM}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_QUOTED = r'"(?P<quoted>[ !#-\[\]-~]*)"'  # printable ASCII but for " and \\
 _SIMPLE_ENTRY = re.compile(
-    rf"\s*(?:(?P<name>{_ATOMS})\s*<(?P<angle>{_ADDR})>|(?P<bare>{_ADDR}))\s*"
+    rf"\s*(?:(?:{_QUOTED}|(?P<name>{_ATOMS}))\s*<(?P<angle>{_ADDR})>|(?P<bare>{_ADDR}))\s*"
 )
 
 
@@ -75,15 +76,22 @@ def _parse_simple(value: str) -> list[tuple[str, str]] | None:
     if not value.strip() or _ENCODED_WORD in value:
         return None
     pairs = []
-    for entry in value.split(","):
-        match = _SIMPLE_ENTRY.fullmatch(entry)
+    pos, end = 0, len(value)
+    while True:
+        match = _SIMPLE_ENTRY.match(value, pos)
         if match is None:
             return None
         if match["bare"]:
             pairs.append((match["bare"], ""))
         else:
-            pairs.append((match["angle"], match["name"]))
-    return pairs
+            name = match["quoted"] if match["quoted"] is not None else match["name"]
+            pairs.append((match["angle"], name))
+        pos = match.end()
+        if pos == end:
+            return pairs
+        if value[pos] != ",":
+            return None
+        pos += 1
 
 
 def _finish(

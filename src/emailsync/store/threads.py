@@ -83,13 +83,23 @@ def _candidates(conn: sa.Connection, account_id: int, nodes: list[MessageNode]) 
                 )
             ).scalars()
         )
-        ids.update(
+        # Driven by the ref index alone: joined to messages first, SQLite would walk
+        # every message of the account for each batch.
+        referring = list(
             conn.execute(
-                sa.select(message_references.c.message_id)
-                .join(messages, messages.c.id == message_references.c.message_id)
-                .where(messages.c.account_id == account_id, message_references.c.ref.in_(chunk))
+                sa.select(message_references.c.message_id).where(
+                    message_references.c.ref.in_(chunk)
+                )
             ).scalars()
         )
+        for part in _chunks(referring):
+            ids.update(
+                conn.execute(
+                    sa.select(messages.c.id).where(
+                        messages.c.id.in_(part), messages.c.account_id == account_id
+                    )
+                ).scalars()
+            )
     for chunk in _chunks(providers):
         ids.update(
             conn.execute(
