@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from typing import Any, BinaryIO
 
 from imapclient import IMAPClient
+from imapclient.imapclient import join_message_ids, seq_to_parenstr_upper
 from imapclient.response_parser import parse_fetch_response
 
 from emailsync.domain.model import (
@@ -34,6 +35,7 @@ from emailsync.domain.model import (
     ServerFolder,
 )
 from emailsync.errors import EmailsyncError, TransientError
+from emailsync.imap.fetch_parser import parse_fetch
 from emailsync.imap.folders import role_for
 
 log = logging.getLogger(__name__)
@@ -242,7 +244,7 @@ class ImapSession:
         messages: list[FetchedMessage] = []
         for chunk in _chunks(sorted(set(uids)), FETCH_CHUNK):
             with self._guard(f"fetching messages from {self.selected!r}"):
-                response = self._client.fetch(chunk, items)
+                response = self._fetch_raw(chunk, items)
             for uid, data in response.items():
                 if b"INTERNALDATE" not in data:  # an unsolicited FLAGS-only update
                     continue
@@ -259,6 +261,30 @@ class ImapSession:
                     )
                 )
         return sorted(messages, key=lambda m: m.uid)
+
+    def _fetch_raw(self, uids: list[int], items: list[str]) -> dict[int, dict[bytes, Any]]:
+        """`IMAPClient.fetch`, but parsed with the fast FETCH parser.
+
+        Sends the command exactly as imapclient's fetch() does (same imaplib calls,
+        so tagged/untagged bookkeeping is unchanged) and keeps only the UIDs asked
+        for. The fast parser needs imapclient's settings as `connect()` leaves them
+        (UIDs as keys, INTERNALDATE with its own offset); otherwise, and for any
+        response it does not recognise, imapclient's parser is used.
+        """
+        client = self._client
+        imap = client._imap
+        args = ["FETCH", join_message_ids(uids), seq_to_parenstr_upper(items)]
+        if client.use_uid:
+            args.insert(0, "UID")
+        tag = imap._command(*args)
+        typ, data = imap._command_complete("FETCH", tag)
+        client._checkok("fetch", typ, data)
+        typ, data = imap._untagged_response(typ, data, "FETCH")
+        if client.use_uid and not client.normalise_times:
+            response: dict[int, dict[bytes, Any]] = parse_fetch(data)
+        else:
+            response = parse_fetch_response(data, client.normalise_times, client.use_uid)
+        return {uid: response[uid] for uid in uids if uid in response}
 
     def fetch_flags(self, uids: Sequence[int]) -> list[FlagChange]:
         """Current flags of the given UIDs (and MODSEQ under CONDSTORE), sorted by UID."""

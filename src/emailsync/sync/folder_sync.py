@@ -30,7 +30,12 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from emailsync.domain.blocking import screened_by_block
-from emailsync.domain.conditions import SyncConditions, involves_contact, needs_contact
+from emailsync.domain.conditions import (
+    PastScope,
+    SyncConditions,
+    involves_contact,
+    needs_contact,
+)
 from emailsync.domain.direction import direction
 from emailsync.domain.model import (
     FetchedMessage,
@@ -49,6 +54,7 @@ from emailsync.sync.progress import Progress
 
 HEADER_BATCH = 500  # UIDs per light FETCH
 BODY_CHUNK_BYTES = 8 * 1024 * 1024  # bodies per commit, by RFC822.SIZE
+DIRECT_BATCH = 200  # UIDs per body FETCH when no header round trip is needed
 FLAG_BATCH = 2000
 
 
@@ -179,6 +185,11 @@ def _fetch_new(
         progress.folder_finished(folder.name)
         result.completed = True
         return
+    if _bodies_directly(ctx, folder):
+        _fetch_bodies_directly(
+            session, engine, ctx, folder, candidates, result, progress, done_values
+        )
+        return
     for start in range(0, len(candidates), HEADER_BATCH):
         batch = candidates[start : start + HEADER_BATCH]
         last_batch = start + HEADER_BATCH >= len(candidates)
@@ -196,6 +207,64 @@ def _fetch_new(
                 done_values if final else None,
             )
             progress.advanced(folder.name, group.count)
+    progress.folder_finished(folder.name)
+    result.completed = True
+
+
+def _bodies_directly(ctx: AccountContext, folder: Folder) -> bool:
+    """When no message can be screened out before its body is read (all people, or no
+    past), the header round trip buys nothing: fetch bodies straight away."""
+    conditions = ctx.conditions
+    no_contact_rule = (
+        conditions.past_scope is PastScope.ALL or not conditions.sync_from.has_past_sync
+    )
+    return no_contact_rule and not folder.remapping and ctx.only_emails is None
+
+
+def _fetch_bodies_directly(
+    session: ImapSession,
+    engine: sa.Engine,
+    ctx: AccountContext,
+    folder: Folder,
+    candidates: list[int],
+    result: FolderResult,
+    progress: Progress,
+    done_values: dict[str, object],
+) -> None:
+    """Bodies in batches sized by what the last batch weighed, so memory stays bounded
+    without a round trip to ask for sizes first."""
+    assert folder.window_start is not None
+    size, start = DIRECT_BATCH, 0
+    while start < len(candidates):
+        batch = candidates[start : start + size]
+        start += len(batch)
+        fetched = session.fetch_messages(batch, headers_only=False)
+        weight = sum(len(f.raw or b"") for f in fetched)
+        keep = []
+        for message in fetched:
+            if message.raw is None or message.internaldate < folder.window_start:
+                result.skipped += 1
+                continue
+            new = _new_message(ctx, folder, message)
+            people = new.parsed.participants.emails()
+            if screened_by_block(people, ctx.own_emails, ctx.blocked):
+                result.skipped += 1
+                continue
+            keep.append(new)
+        _write(
+            engine,
+            ctx,
+            folder,
+            keep,
+            [],
+            batch[-1],
+            result,
+            done_values if start >= len(candidates) else None,
+        )
+        progress.advanced(folder.name, len(batch))
+        # next batch: as many messages as fit BODY_CHUNK_BYTES at this batch's mean size
+        mean = weight / max(len(fetched), 1)
+        size = max(1, min(DIRECT_BATCH, int(BODY_CHUNK_BYTES / max(mean, 1))))
     progress.folder_finished(folder.name)
     result.completed = True
 
@@ -325,34 +394,52 @@ def _store_group(
     if group.bodies:
         wanted = [meta.uid for meta, _ in group.bodies]
         for fetched in session.fetch_messages(wanted, headers_only=False):
-            if fetched.raw is None:
-                continue
-            parsed = _parse(fetched.raw)
-            key = message_store.dedup_key(parsed.message_id, fetched.raw)
-            assert key is not None
-            new_messages.append(
-                message_store.NewMessage(
-                    key=key,
-                    fetched=fetched,
-                    parsed=parsed,
-                    direction=direction(
-                        [a.email for a in parsed.participants.from_], ctx.own_emails, folder.role
-                    ),
-                )
-            )
+            if fetched.raw is not None:
+                new_messages.append(_new_message(ctx, folder, fetched))
+    _write(engine, ctx, folder, new_messages, group.locations, cursor, result, done_values)
+
+
+def _new_message(
+    ctx: AccountContext, folder: Folder, fetched: FetchedMessage
+) -> message_store.NewMessage:
+    assert fetched.raw is not None
+    parsed = _parse(fetched.raw)
+    key = message_store.dedup_key(parsed.message_id, fetched.raw)
+    assert key is not None
+    return message_store.NewMessage(
+        key=key,
+        fetched=fetched,
+        parsed=parsed,
+        direction=direction(
+            [a.email for a in parsed.participants.from_], ctx.own_emails, folder.role
+        ),
+    )
+
+
+def _write(
+    engine: sa.Engine,
+    ctx: AccountContext,
+    folder: Folder,
+    new_messages: list[message_store.NewMessage],
+    locations: list[message_store.NewLocation],
+    cursor: int,
+    result: FolderResult,
+    done_values: dict[str, object] | None,
+) -> None:
+    """One transaction: the messages, their locations and the cursor that covers them."""
     with engine.begin() as conn:
         created = message_store.write_batch(
             conn,
             account_id=ctx.account_id,
             folder_id=folder.id,
             new_messages=new_messages,
-            new_locations=group.locations,
+            new_locations=locations,
             cursor=cursor,
             default_sharing=ctx.default_sharing,
             folder_values=done_values,
         )
     result.new_messages += created
-    result.new_locations += len(group.locations) + len(new_messages) - created
+    result.new_locations += len(locations) + len(new_messages) - created
 
 
 def _parse(raw: bytes) -> ParsedMessage:
