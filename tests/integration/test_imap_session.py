@@ -394,6 +394,69 @@ def test_bytes_received_counts_what_the_server_sent(
     assert session.bytes_received - before > 5000
 
 
+def test_fetch_uses_the_fast_parser_and_agrees_with_imapclient(
+    dovecot: DovecotServer,
+    imap_user: str,
+    session: ImapSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Dovecot's real FETCH responses take the fast path, and the messages are the same
+    as with imapclient's parser."""
+    from imapclient.response_parser import parse_fetch_response
+
+    import emailsync.imap.session as session_module
+    from emailsync.imap import fetch_parser
+
+    when = datetime(2023, 11, 5, 23, 59, 59, tzinfo=UTC)
+    flag_sets = [["\\Seen", "$Forwarded", "NonJunk"], [], ["\\Flagged", "\\Answered"]]
+    uids = [
+        dovecot.append(
+            imap_user, "INBOX", message(n) + b"x" * (n * 3000), flags=f, internaldate=when
+        )
+        for n, f in enumerate(flag_sets)
+    ]
+    uids.append(dovecot.append(imap_user, "INBOX", b"Subject: no addresses\r\n\r\n"))
+    session.select("INBOX")
+    fast_batches: list[bool] = []
+
+    def checked(data: list[object]) -> object:
+        fast = fetch_parser.parse_fetch_fast(data)
+        fast_batches.append(fast is not None)
+        assert fast == dict(parse_fetch_response(data, False, True))
+        return fetch_parser.parse_fetch(data)
+
+    monkeypatch.setattr(session_module, "parse_fetch", checked)
+    results = {h: session.fetch_messages(uids, headers_only=h) for h in (True, False)}
+    assert fast_batches == [True, True]
+    monkeypatch.setattr(session_module, "parse_fetch", fetch_parser.parse_fetch)
+    monkeypatch.setattr(fetch_parser, "parse_fetch_fast", lambda data: None)  # imapclient only
+    for headers_only, fetched in results.items():
+        assert session.fetch_messages(uids, headers_only=headers_only) == fetched
+    full = results[False]
+    assert [m.uid for m in full] == uids
+    assert full[0].flags == ("\\Seen", "$Forwarded", "NonJunk")
+    assert full[2].raw == message(2) + b"x" * 6000
+    assert full[0].internaldate == when
+    assert full[3].raw == b"Subject: no addresses\r\n\r\n"
+    assert results[True][3].header_bytes == b"\r\n"
+
+
+def test_fetch_after_another_client_expunged_keeps_the_session_usable(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    """Untagged EXPUNGE arriving with the FETCH is left to imaplib as before."""
+    uids = [dovecot.append(imap_user, "INBOX", message(n)) for n in range(3)]
+    session.select("INBOX")
+    dovecot.expunge(imap_user, "INBOX", uids[1])
+    fetched = session.fetch_messages(uids, headers_only=False)
+    assert [m.uid for m in fetched] in ([uids[0], uids[2]], uids)
+    assert session.search_uids(1) == [uids[0], uids[2]]
+    assert [m.uid for m in session.fetch_messages(uids, headers_only=True)] == [
+        uids[0],
+        uids[2],
+    ]
+
+
 # -- changes ----------------------------------------------------------------------------
 
 

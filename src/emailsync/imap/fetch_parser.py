@@ -39,6 +39,17 @@ _START = re.compile(rb" *(\d+) \(")
 # An item name followed by its separating space: a word, or BODY[section]<origin>.
 _NAME = re.compile(rb" *([A-Za-z0-9.\-]+(?:\[[^\]]*\](?:<\d+>)?)?) ")
 _CLOSE = re.compile(rb" *\)")
+# The items as Dovecot and most servers format them, one alternative each; which
+# group matched last (`lastindex`) says which item it was.
+_ITEM = re.compile(
+    rb" *(?:"
+    rb"(UID|RFC822\.SIZE) (\d+)(?=[ )])"  # 1, 2
+    rb'|FLAGS \(([^\x00-\x1f\x7f-\xff()"%\[{]*)\)'  # 3
+    rb'|INTERNALDATE "([^"\\]*)"'  # 4
+    rb"|MODSEQ \((\d+)\)"  # 5
+    rb"|(BODY\[[^\]a-z]*\](?:<\d+>)?) (?:NIL(?=[ )])|\{(\d+)\}\Z)"  # 6, 7
+    rb"|(\)))"  # 8
+)
 # A number token; must end where imapclient's lexer would end it.
 _NUMBER = re.compile(rb"(\d+)(?=[ )])")
 _QUOTED = re.compile(rb'"((?:[^"\\]|\\.)*)"', re.DOTALL)
@@ -90,6 +101,35 @@ def _parse(data: list[Any]) -> FetchResult:
         msg: dict[bytes, Any] = {b"SEQ": seq}
         pos = m.end()
         while True:
+            # The common, exactly-formed items in one regex match each.
+            m = _ITEM.match(text, pos)
+            if m is not None:
+                kind = m.lastindex
+                pos = m.end()
+                if kind == 8:  # ")"
+                    break
+                if kind == 2:
+                    if m.group(1) == b"UID":
+                        msg_id = int(m.group(2))
+                    else:
+                        msg[b"RFC822.SIZE"] = _atom(m.group(2))
+                elif kind == 3:
+                    msg[b"FLAGS"] = tuple(_atom(f) for f in m.group(3).split(b" ") if f)
+                elif kind == 4:
+                    msg[b"INTERNALDATE"] = _date(m.group(4))
+                elif kind == 5:
+                    msg[b"MODSEQ"] = (_atom(m.group(5)),)
+                elif kind == 7:  # BODY[...] {n} ending the line: the literal
+                    if literal is None or len(literal) != int(m.group(7)):
+                        raise _Unrecognised
+                    msg[m.group(6)] = literal
+                    # The rest of the response follows the literal as the next record.
+                    text, literal = _split(next(records))
+                    pos = 0
+                else:  # BODY[...] NIL
+                    msg[m.group(6)] = None
+                continue
+            # Anything else the fast path knows: one item at a time.
             m = _CLOSE.match(text, pos)
             if m is not None:
                 pos = m.end()
