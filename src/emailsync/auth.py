@@ -24,6 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from emailsync.domain.addresses import normalize_email
 from emailsync.errors import UsageError
+from emailsync.store.db import reading
 from emailsync.store.directory import User
 from emailsync.store.tables import api_tokens, users
 
@@ -63,7 +64,7 @@ def set_password(engine: sa.Engine, user_id: int, password: str) -> None:
 
 def authenticate(engine: sa.Engine, email: str, password: str) -> User | None:
     """The user with this email and password, or None (the same for either mistake)."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(sa.select(users).where(users.c.email == normalize_email(email))).first()
     if row is None or not row.password_hash:
         verify_password(_DUMMY_HASH, password)
@@ -81,7 +82,7 @@ def authenticate(engine: sa.Engine, email: str, password: str) -> User | None:
 
 
 def get_user(engine: sa.Engine, user_id: int) -> User | None:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
     return None if row is None else User(row.id, row.email, row.name)
 

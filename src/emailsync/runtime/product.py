@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from emailsync.config import Settings
 from emailsync.runtime.worker import IDLE_STATES, run_account
 from emailsync.store import accounts as account_store
+from emailsync.store.db import reading
 
 log = logging.getLogger("emailsync.product")
 
@@ -89,7 +90,7 @@ class Supervisor:
     def _tick(self) -> None:
         with self._lock:
             woken, self._woken = self._woken, set()
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             states = {a.id: a.state for a in account_store.list_accounts(conn)}
         for account_id in woken:
             self._held.pop(account_id, None)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from emailsync.domain.addresses import normalize_email
-from emailsync.domain.conditions import FutureMode, PastScope, SyncConditions
+from emailsync.domain.conditions import ROLE_ORDER, FutureMode, PastScope, SyncConditions
 from emailsync.domain.model import FolderRole, ServerFolder
 from emailsync.domain.window import SyncFrom
 from emailsync.errors import UsageError
@@ -282,10 +282,10 @@ def record_server_folders(
 
 
 def list_folders(conn: sa.Connection, account_id: int) -> list[Folder]:
-    rows = conn.execute(
-        sa.select(folders).where(folders.c.account_id == account_id).order_by(folders.c.name)
-    )
-    return [_folder(r) for r in rows]
+    """The account's folders: Inbox first, then Sent, archives, own folders, bins last."""
+    rows = conn.execute(sa.select(folders).where(folders.c.account_id == account_id))
+    found = [_folder(r) for r in rows]
+    return sorted(found, key=lambda f: (ROLE_ORDER.index(f.role), f.name.casefold()))
 
 
 def get_folder(conn: sa.Connection, folder_id: int) -> Folder:

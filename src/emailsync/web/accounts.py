@@ -20,6 +20,7 @@ from emailsync.errors import EmailsyncError, UsageError
 from emailsync.store import accounts as account_store
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Account, Endpoint, Folder
+from emailsync.store.db import reading
 from emailsync.sync import setup
 
 Wake = Callable[[int], None]
@@ -40,7 +41,7 @@ class NotFound(EmailsyncError):
 
 
 def own_account(engine: sa.Engine, user_id: int, account_id: int) -> Account:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         try:
             account = account_store.find_account(conn, str(account_id))
         except UsageError:
@@ -51,17 +52,17 @@ def own_account(engine: sa.Engine, user_id: int, account_id: int) -> Account:
 
 
 def user_accounts(engine: sa.Engine, user_id: int) -> list[Account]:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return account_store.list_accounts(conn, user_id=user_id)
 
 
 def folders(engine: sa.Engine, account: Account) -> list[Folder]:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return account_store.list_folders(conn, account.id)
 
 
 def message_count(engine: sa.Engine, account: Account) -> int:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return sum(message_store.folder_counts(conn, account.id).values())
 
 
