@@ -1,6 +1,6 @@
 """Threads in the store: the incremental side of domain/threading.py.
 
-When a message is stored, `attach_message` finds the stored messages it shares an
+When messages are stored, `attach_messages` finds the stored messages they share an
 edge with (through indexed columns: Message-ID, message_references, provider thread id,
 subject key), and joins their thread, creating one when there is none and merging
 threads the new message connects. Messages the user moved by hand (`thread_manual`)
@@ -127,13 +127,6 @@ def _candidates(conn: sa.Connection, account_id: int, nodes: list[MessageNode]) 
 
 # Date header and INTERNALDATE differ by transit time; widen the SQL prefilter by it.
 _SLACK = SUBJECT_GAP / 30
-
-
-def attach_message(
-    conn: sa.Connection, account_id: int, message_pk: int, default_sharing: str
-) -> int:
-    """Put one freshly stored message into its thread; returns the thread id."""
-    return attach_messages(conn, account_id, [message_pk], default_sharing)[message_pk]
 
 
 def attach_messages(
@@ -386,8 +379,8 @@ def rebuild_threads(conn: sa.Connection, account_id: int) -> int:
         conn.execute(messages.update().where(messages.c.id.in_(ids)).values(thread_id=None))
         conn.execute(message_references.delete().where(message_references.c.message_id.in_(ids)))
     delete_empty_threads(conn, account_id)
-    for message_pk in ids:
-        attach_message(conn, account_id, message_pk, sharing)
+    for chunk in _chunks(ids):  # the result does not depend on the grouping
+        attach_messages(conn, account_id, chunk, sharing)
     return len(ids)
 
 

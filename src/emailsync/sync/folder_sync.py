@@ -133,13 +133,12 @@ def _apply_changes(
             return
         changes, vanished = session.changes_since(folder.highestmodseq)
         flag_rows = [(c.uid, c.flags, c.modseq) for c in changes if c.uid <= folder.uid_cursor]
-        with reading(engine) as conn:
-            stored = message_store.folder_uids(conn, folder.id)
-        if vanished is None:
+        if vanished is None:  # CONDSTORE without QRESYNC: compare the UID sets
+            with reading(engine) as conn:
+                stored = message_store.folder_uids(conn, folder.id)
             gone = sorted(set(stored) - set(session.all_uids()))
-        else:
-            held = set(stored)
-            gone = [uid for uid in vanished if uid in held]
+        else:  # QRESYNC named them (remove_uids ignores UIDs we never stored)
+            gone = sorted(set(vanished))
     else:
         with reading(engine) as conn:
             known_flags = message_store.folder_flags(conn, folder.id)

@@ -148,12 +148,3 @@ def preview(
         return result
     finally:
         session.close()
-
-
-def window_description(conditions: SyncConditions, now: datetime | None = None) -> str:
-    """The window in words, as the settings page and the CLI say it."""
-    now = now or datetime.now(UTC)
-    if not conditions.sync_from.has_past_sync:
-        return "from now on"
-    start = folder_window_start(conditions, now, selected=True)
-    return f"since {start.date().isoformat()}"
