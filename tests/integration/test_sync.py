@@ -311,3 +311,26 @@ def test_every_corpus_message_syncs_through_dovecot(
         assert message["attachments"] == names
         checked += 1
     assert checked > 100
+
+
+def test_a_big_pass_parses_in_a_second_process_with_the_same_result(
+    harness: Harness, dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parser process (runtime/parse_pool.py) takes over from this many messages on;
+    lowered here so a small mailbox goes through it."""
+    from emailsync.sync import folder_sync
+
+    monkeypatch.setattr(folder_sync, "PARALLEL_PARSE_MIN", 1)
+    monkeypatch.setattr(folder_sync, "DIRECT_BATCH", 7)
+    user = fresh_user(dovecot)
+    with dovecot.client(user) as client:
+        for n in range(40):
+            client.append(
+                "INBOX", make_message(subject=f"p{n}", cc="ann@b.example"), msg_time=NOW - n * DAYS
+            )
+    account = harness.connect(dovecot, user)
+    harness.ok("accounts", "configure", account, "--past-scope", "all")
+    harness.ok("sync", account, "--once")
+    messages = harness.messages(account)
+    assert sorted(m["subject"] for m in messages) == sorted(f"p{n}" for n in range(40) if n < 90)
+    assert all(m["cc"] == ["ann@b.example"] for m in messages)

@@ -93,6 +93,31 @@ def parse_message(raw: bytes) -> ParsedMessage:
     return fast if fast is not None else _parse_with_stdlib(raw)
 
 
+def parse_safely(raw: bytes) -> ParsedMessage:
+    """`parse_message`, and should the parser itself ever fail, a message that keeps the
+    failure as its defect: the sync stores it (with its raw bytes) and goes on."""
+    try:
+        return parse_message(raw)
+    except Exception as exc:
+        return ParsedMessage(
+            message_id="",
+            in_reply_to="",
+            references=(),
+            date=None,
+            subject="",
+            participants=Participants(),
+            text_body="",
+            html_body="",
+            attachments=(),
+            defects=(f"parser failed: {type(exc).__name__}",),
+        )
+
+
+def parse_batch(raws: list[bytes]) -> list[ParsedMessage]:
+    """Parse several messages: what a parser process runs (runtime/parse_pool.py)."""
+    return [parse_safely(raw) for raw in raws]
+
+
 def parse_header_summary(header_bytes: bytes) -> HeaderSummary:
     """Parse the headers-only FETCH (Message-ID and address headers). Never raises."""
     try:

@@ -24,6 +24,7 @@ not grow with the mailbox.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -44,8 +45,9 @@ from emailsync.domain.model import (
     ParsedMessage,
     Participants,
 )
+from emailsync.errors import EmailsyncError
 from emailsync.imap.session import ImapSession
-from emailsync.mime.parse import parse_header_summary, parse_message
+from emailsync.mime.parse import parse_batch, parse_header_summary, parse_safely
 from emailsync.store import accounts as account_store
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Folder
@@ -55,6 +57,7 @@ from emailsync.sync.progress import Progress
 HEADER_BATCH = 500  # UIDs per light FETCH
 BODY_CHUNK_BYTES = 8 * 1024 * 1024  # bodies per commit, by RFC822.SIZE
 DIRECT_BATCH = 200  # UIDs per body FETCH when no header round trip is needed
+PARALLEL_PARSE_MIN = 2000  # from this many new messages on, parse in a second process
 FLAG_BATCH = 2000
 
 
@@ -231,41 +234,77 @@ def _fetch_bodies_directly(
     done_values: dict[str, object],
 ) -> None:
     """Bodies in batches sized by what the last batch weighed, so memory stays bounded
-    without a round trip to ask for sizes first."""
+    without a round trip to ask for sizes first. On big passes a parser process parses
+    batch n while this process fetches batch n+1 and writes batch n-1; writes stay in UID
+    order, so the cursor still covers exactly what is committed."""
     assert folder.window_start is not None
+    pool = None
+    if len(candidates) >= PARALLEL_PARSE_MIN:
+        from emailsync.runtime.parse_pool import ParsePool
+
+        pool = ParsePool()
+    pending: _DirectBatch | None = None
     size, start = DIRECT_BATCH, 0
-    while start < len(candidates):
-        batch = candidates[start : start + size]
-        start += len(batch)
-        fetched = session.fetch_messages(batch, headers_only=False)
-        weight = sum(len(f.raw or b"") for f in fetched)
-        keep = []
-        for message in fetched:
-            if message.raw is None or message.internaldate < folder.window_start:
-                result.skipped += 1
-                continue
-            new = _new_message(ctx, folder, message)
-            people = new.parsed.participants.emails()
-            if screened_by_block(people, ctx.own_emails, ctx.blocked):
-                result.skipped += 1
-                continue
-            keep.append(new)
-        _write(
-            engine,
-            ctx,
-            folder,
-            keep,
-            [],
-            batch[-1],
-            result,
-            done_values if start >= len(candidates) else None,
-        )
-        progress.advanced(folder.name, len(batch))
-        # next batch: as many messages as fit BODY_CHUNK_BYTES at this batch's mean size
-        mean = weight / max(len(fetched), 1)
-        size = max(1, min(DIRECT_BATCH, int(BODY_CHUNK_BYTES / max(mean, 1))))
+    try:
+        while start < len(candidates):
+            batch = candidates[start : start + size]
+            start += len(batch)
+            try:
+                fetched = session.fetch_messages(batch, headers_only=False)
+            except EmailsyncError:
+                if pending is not None:  # keep what arrived before the failure
+                    _write_direct(engine, ctx, folder, pending, result, progress)
+                raise
+            ready = [
+                m for m in fetched if m.raw is not None and m.internaldate >= folder.window_start
+            ]
+            result.skipped += len(fetched) - len(ready)
+            raws = [m.raw or b"" for m in ready]
+            parsed: Future[list[ParsedMessage]] | list[ParsedMessage] = (
+                pool.submit(raws) if pool else parse_batch(raws)
+            )
+            if pending is not None:
+                _write_direct(engine, ctx, folder, pending, result, progress)
+            final = start >= len(candidates)
+            pending = _DirectBatch(batch, ready, parsed, done_values if final else None)
+            # next batch: as many messages as fit BODY_CHUNK_BYTES at this batch's mean size
+            mean = sum(len(r) for r in raws) / max(len(raws), 1)
+            size = max(1, min(DIRECT_BATCH, int(BODY_CHUNK_BYTES / max(mean, 1))))
+        if pending is not None:
+            _write_direct(engine, ctx, folder, pending, result, progress)
+    finally:
+        if pool is not None:
+            pool.close()
     progress.folder_finished(folder.name)
     result.completed = True
+
+
+@dataclass(slots=True)
+class _DirectBatch:
+    uids: list[int]
+    fetched: list[FetchedMessage]
+    parsed: Future[list[ParsedMessage]] | list[ParsedMessage]
+    done_values: dict[str, object] | None
+
+
+def _write_direct(
+    engine: sa.Engine,
+    ctx: AccountContext,
+    folder: Folder,
+    batch: _DirectBatch,
+    result: FolderResult,
+    progress: Progress,
+) -> None:
+    parsed = batch.parsed if isinstance(batch.parsed, list) else batch.parsed.result()
+    keep = []
+    for fetched, message in zip(batch.fetched, parsed, strict=True):
+        new = _new_message(ctx, folder, fetched, message)
+        if screened_by_block(message.participants.emails(), ctx.own_emails, ctx.blocked):
+            result.skipped += 1
+            continue
+        keep.append(new)
+    _write(engine, ctx, folder, keep, [], batch.uids[-1], result, batch.done_values)
+    progress.advanced(folder.name, len(batch.uids))
 
 
 def rescan_folder(
@@ -399,10 +438,14 @@ def _store_group(
 
 
 def _new_message(
-    ctx: AccountContext, folder: Folder, fetched: FetchedMessage
+    ctx: AccountContext,
+    folder: Folder,
+    fetched: FetchedMessage,
+    parsed: ParsedMessage | None = None,
 ) -> message_store.NewMessage:
     assert fetched.raw is not None
-    parsed = _parse(fetched.raw)
+    if parsed is None:
+        parsed = parse_safely(fetched.raw)
     key = message_store.dedup_key(parsed.message_id, fetched.raw)
     assert key is not None
     return message_store.NewMessage(
@@ -439,22 +482,3 @@ def _write(
         )
     result.new_messages += created
     result.new_locations += len(locations) + len(new_messages) - created
-
-
-def _parse(raw: bytes) -> ParsedMessage:
-    """Parse, and if the parser itself fails, keep the message with the failure noted."""
-    try:
-        return parse_message(raw)
-    except Exception as exc:
-        return ParsedMessage(
-            message_id="",
-            in_reply_to="",
-            references=(),
-            date=None,
-            subject="",
-            participants=Participants(),
-            text_body="",
-            html_body="",
-            attachments=(),
-            defects=(f"parser failed: {type(exc).__name__}",),
-        )
