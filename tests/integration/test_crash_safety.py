@@ -137,3 +137,36 @@ def test_plain_imap_is_refused_for_a_non_loopback_host(harness: Harness, securit
     )  # fmt: skip
     assert result.code == 1
     assert "plain" in result.err.lower() or "unencrypted" in result.err.lower()
+
+
+def test_a_killed_sync_leaves_no_parser_process_behind(
+    harness: Harness, dovecot: DovecotServer
+) -> None:
+    """The parser process of a big pass exits with its parent, even after kill -9."""
+    user = dovecot.add_user(f"o{uuid.uuid4().hex[:12]}")
+    seed(dovecot, user, "INBOX", 2100, 1500)  # above PARALLEL_PARSE_MIN
+    account = harness.connect(dovecot, user)
+    harness.ok("accounts", "configure", account, "--past-scope", "all")
+    env = {**os.environ, "CI": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "emailsync", "sync", account, "--once"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def parsers() -> list[str]:
+        out = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True)
+        return out.stdout.split()
+
+    deadline = time.monotonic() + 30
+    while not parsers() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    children = parsers()
+    assert children, "no parser process was started"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(Path(f"/proc/{c}").exists() for c in children):
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{c}").exists() for c in children), "parser outlived the sync"
