@@ -26,6 +26,8 @@ class ParsePool:
         self._executor = ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
+            # a fresh parser now and then: what its allocator kept cannot pile up
+            max_tasks_per_child=100,
             initializer=_exit_with_parent,
             initargs=(os.getpid(),),
         )

@@ -56,7 +56,8 @@ from emailsync.sync.progress import Progress
 
 HEADER_BATCH = 500  # UIDs per light FETCH
 BODY_CHUNK_BYTES = 8 * 1024 * 1024  # bodies per commit, by RFC822.SIZE
-DIRECT_BATCH = 200  # UIDs per body FETCH when no header round trip is needed
+DIRECT_BATCH = 100  # UIDs per body FETCH when no header round trip is needed
+DIRECT_CHUNK_BYTES = 4 * 1024 * 1024  # aimed-at bytes per direct batch (sizes unknown)
 PARALLEL_PARSE_MIN = 2000  # from this many new messages on, parse in a second process
 FLAG_BATCH = 2000
 
@@ -267,9 +268,10 @@ def _fetch_bodies_directly(
                 _write_direct(engine, ctx, folder, pending, result, progress)
             final = start >= len(candidates)
             pending = _DirectBatch(batch, ready, parsed, done_values if final else None)
-            # next batch: as many messages as fit BODY_CHUNK_BYTES at this batch's mean size
+            # next batch: as many messages as fit DIRECT_CHUNK_BYTES at this batch's mean
+            # size (up to three batches are in flight: fetched, parsing, being written)
             mean = sum(len(r) for r in raws) / max(len(raws), 1)
-            size = max(1, min(DIRECT_BATCH, int(BODY_CHUNK_BYTES / max(mean, 1))))
+            size = max(1, min(DIRECT_BATCH, int(DIRECT_CHUNK_BYTES / max(mean, 1))))
         if pending is not None:
             _write_direct(engine, ctx, folder, pending, result, progress)
     finally:
