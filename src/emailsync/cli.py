@@ -116,9 +116,9 @@ def _contacts_add(args: argparse.Namespace) -> None:
         owner_user_id=_user_id(engine, args.owner),
         visibility=args.visibility,
     )
-    from emailsync.commands.crm import _relink
+    from emailsync.commands.crm import relink
 
-    linked = _relink(engine, list(person.emails))
+    linked = relink(engine, list(person.emails))
     print(
         f"Contact {person.name or person.emails[0]} (id {person.id}): {', '.join(person.emails)}"
         + (f"; {linked} threads linked to deals" if linked else "")
@@ -134,9 +134,9 @@ def _contacts_update(args: argparse.Namespace) -> None:
     )
     if args.also:
         person = directory.add_person(engine, [*person.emails, *args.also])
-        from emailsync.commands.crm import _relink
+        from emailsync.commands.crm import relink
 
-        _relink(engine, list(person.emails))
+        relink(engine, list(person.emails))
     print(f"Contact {person.name or person.emails[0]} (id {person.id}): {', '.join(person.emails)}")
 
 
@@ -155,9 +155,9 @@ def _contacts_import(args: argparse.Namespace) -> None:
 
     _, engine = _context()
     count = directory.import_persons_csv(engine, Path(args.file))
-    from emailsync.commands.crm import _relink
+    from emailsync.commands.crm import relink
 
-    _relink(engine)
+    relink(engine)
     print(f"Imported {count} contacts from {args.file}")
 
 

@@ -11,19 +11,11 @@ from emailsync.commands.common import context, print_json, table, user_id
 from emailsync.store.db import reading
 
 
-def _relink(engine: Any, emails: list[str] | None = None) -> int:
-    """Retroactive deal links after the CRM changed: threads of these addresses (or all)."""
-    import sqlalchemy as sa
-
-    from emailsync.store import conversations
-    from emailsync.store.tables import threads
+def relink(engine: Any, emails: list[str] | None = None) -> int:
+    from emailsync.store.conversations import relink_deals
 
     with engine.begin() as conn:
-        if emails is None:
-            ids = list(conn.execute(sa.select(threads.c.id)).scalars())
-        else:
-            ids = conversations.threads_with_emails(conn, emails)
-        return conversations.auto_link_deals(conn, ids)
+        return relink_deals(conn, emails)
 
 
 # -- organisations ------------------------------------------------------------------------
@@ -140,7 +132,7 @@ def _deals_add(args: argparse.Namespace) -> None:
         status=args.status,
         visibility=args.visibility,
     )
-    linked = _relink(engine)
+    linked = relink(engine)
     print(f"Deal {deal.title} (id {deal.id}, {deal.status}); {linked} threads linked to deals")
 
 
@@ -158,7 +150,7 @@ def _deals_update(args: argparse.Namespace) -> None:
         organisation_id=_org_ref(engine, args.org),
         visibility=args.visibility,
     )
-    _relink(engine)
+    relink(engine)
     print(f"Deal {deal.title} (id {deal.id}): {deal.status}, {deal.value} {deal.currency}")
 
 
@@ -190,7 +182,7 @@ def _deals_import(args: argparse.Namespace) -> None:
 
     _, engine = context()
     count = crm.import_deals_csv(engine, Path(args.file))
-    _relink(engine)
+    relink(engine)
     print(f"Imported {count} deals from {args.file}")
 
 
@@ -339,7 +331,7 @@ def _threads_rebuild(args: argparse.Namespace) -> None:
     with engine.begin() as conn:
         account = account_store.find_account(conn, args.account)
         count = threads.rebuild_threads(conn, account.id)
-    linked = _relink(engine)
+    linked = relink(engine)
     print(f"Threaded {count} messages of {account.email} again; {linked} threads linked to deals")
 
 

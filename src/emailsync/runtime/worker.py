@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from emailsync.config import Settings
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
+from emailsync.imap.session import ImapSession
 from emailsync.store import accounts as account_store
 from emailsync.store.db import reading
 from emailsync.sync.account_sync import PassResult, open_session, sync_account
@@ -75,14 +76,14 @@ def run_account(
             session.close()
 
 
-def _wait_for_mail(session: object, stop: threading.Event, poll_seconds: float) -> None:
+def _wait_for_mail(session: ImapSession, stop: threading.Event, poll_seconds: float) -> None:
     """IDLE on the Inbox in short slices so a stop request is noticed within a second."""
     deadline = time.monotonic() + poll_seconds
     try:
-        session.select("INBOX")  # type: ignore[attr-defined]
+        session.select("INBOX")
     except EmailsyncError:
         stop.wait(poll_seconds)
         return
     while not stop.is_set() and time.monotonic() < deadline:
-        if session.idle_wait(timeout=1.0):  # type: ignore[attr-defined]
+        if session.idle_wait(timeout=1.0):
             return

@@ -324,8 +324,8 @@ def set_progress(conn: sa.Connection, account_id: int, done: int, total: int) ->
 
 
 def delete_account(conn: sa.Connection, account_id: int, *, keep_mail: bool) -> None:
-    """Remove an account. Keeping the mail is not offered by deleting rows: the account is
-    kept as `removed` (no credentials, never synced again) so its mail stays readable."""
+    """Remove an account. To keep its mail, the row stays as `removed` (credentials
+    dropped, never synced again) so the mail and its links remain readable."""
     if keep_mail:
         conn.execute(
             accounts.update()

@@ -689,6 +689,16 @@ def auto_link_deals(conn: sa.Connection, thread_ids: Iterable[int]) -> int:
     return linked
 
 
+def relink_deals(conn: sa.Connection, emails: Iterable[str] | None = None) -> int:
+    """Retroactive deal links after the CRM changed (a contact, deal or import): for the
+    threads of these addresses, the only ones such a change can affect, or for all."""
+    if emails is None:
+        ids = list(conn.execute(sa.select(threads.c.id)).scalars())
+    else:
+        ids = threads_with_emails(conn, emails)
+    return auto_link_deals(conn, ids) if ids else 0
+
+
 def threads_with_emails(conn: sa.Connection, emails: Iterable[str]) -> list[int]:
     wanted = list(set(emails))
     if not wanted:

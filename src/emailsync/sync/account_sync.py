@@ -25,7 +25,6 @@ from emailsync.store import blocking, directory
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Account, Folder
 from emailsync.store.crypto import SecretBox
-from emailsync.store.db import reading
 from emailsync.sync.folder_sync import AccountContext, FolderResult, rescan_folder, sync_folder
 from emailsync.sync.progress import BothProgress, Progress, SilentProgress, StoredProgress
 
@@ -194,10 +193,8 @@ def _rescan(
 ) -> PassResult:
     ctx = replace(ctx, only_emails=only_emails)
     result = PassResult()
-    with reading(engine) as conn:
-        current = {f.name: f for f in account_store.list_folders(conn, account.id)}
     for name in names:
-        result.folders[name] = rescan_folder(session, engine, ctx, current[name], progress=progress)
+        result.folders[name] = rescan_folder(session, engine, ctx, stored[name], progress=progress)
     with engine.begin() as conn:
         account_store.set_state(conn, account.id, "active", error=None, keep_user_state=True)
     return result

@@ -1,8 +1,12 @@
-"""How a sync tells the world how far it got (CLI progress bar, later the web UI)."""
+"""How a sync tells the world how far it got: the CLI's progress bar, the web UI's."""
 
 from __future__ import annotations
 
-from typing import Protocol
+import time
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 
 class Progress(Protocol):
@@ -26,9 +30,7 @@ class StoredProgress:
     """Progress kept on the account row, so any process (the web app, `accounts status`)
     can show "n of N" while a sync runs elsewhere. Writes at most every `interval`."""
 
-    def __init__(self, engine: object, account_id: int, interval: float = 0.5) -> None:
-        import time
-
+    def __init__(self, engine: sa.Engine, account_id: int, interval: float = 0.5) -> None:
         self._engine = engine
         self._account_id = account_id
         self._interval = interval
@@ -57,7 +59,7 @@ class StoredProgress:
         self._last = now
         from emailsync.store import accounts as account_store
 
-        with self._engine.begin() as conn:  # type: ignore[attr-defined]
+        with self._engine.begin() as conn:
             account_store.set_progress(conn, self._account_id, self.done, self.total)
 
 

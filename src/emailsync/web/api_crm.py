@@ -232,11 +232,8 @@ def _check_visibility_change(user: User, record: Any, visibility: str | None, wh
 
 
 def _relink(engine: sa.Engine, emails: list[str]) -> int:
-    """Retroactive deal links (as the CLI's _relink), for the threads of these addresses:
-    only they can change when a person or their deals change."""
     with engine.begin() as conn:
-        ids = conversations.threads_with_emails(conn, emails)
-        return conversations.auto_link_deals(conn, ids) if ids else 0
+        return conversations.relink_deals(conn, emails)
 
 
 def _emails_of_persons(engine: sa.Engine, person_ids: set[int | None]) -> list[str]:
