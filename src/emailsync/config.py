@@ -4,6 +4,9 @@ EMAILSYNC_HOME          data directory (default ./emailsync-data): SQLite file, 
 EMAILSYNC_DATABASE_URL  SQLAlchemy URL; default sqlite:///$EMAILSYNC_HOME/emailsync.db
 EMAILSYNC_SECRET_KEYS   comma-separated Fernet keys, newest first (else $HOME/secret.key)
 EMAILSYNC_CA_FILE       extra CA bundle trusted for IMAP/SMTP TLS (private CAs, tests)
+EMAILSYNC_RAW_STORE     where raw messages live: "files" ($EMAILSYNC_HOME/raw, the default
+                        with SQLite) or "database" (the default with PostgreSQL, so every
+                        machine of a multi-machine setup sees them)
 """
 
 from __future__ import annotations
@@ -11,6 +14,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from emailsync.errors import UsageError
+
+if TYPE_CHECKING:
+    from emailsync.store.raw import RawFiles
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,13 +27,33 @@ class Settings:
     home: Path
     database_url: str
     ca_file: str | None
+    raw_store: str = "files"
 
     @classmethod
     def from_environment(cls) -> Settings:
         home = Path(os.environ.get("EMAILSYNC_HOME") or "emailsync-data").resolve()
         url = os.environ.get("EMAILSYNC_DATABASE_URL") or f"sqlite:///{home / 'emailsync.db'}"
-        return cls(home=home, database_url=url, ca_file=os.environ.get("EMAILSYNC_CA_FILE"))
+        raw_store = os.environ.get("EMAILSYNC_RAW_STORE") or (
+            "files" if url.startswith("sqlite") else "database"
+        )
+        if raw_store not in ("files", "database"):
+            raise UsageError(f"EMAILSYNC_RAW_STORE must be files or database, not {raw_store!r}")
+        return cls(
+            home=home,
+            database_url=url,
+            ca_file=os.environ.get("EMAILSYNC_CA_FILE"),
+            raw_store=raw_store,
+        )
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def raw_files(self) -> RawFiles | None:
+        """Where raw messages are written as files; None: in the database."""
+        if self.raw_store != "files":
+            return None
+        from emailsync.store.raw import RawFiles
+
+        return RawFiles(self.home / "raw")

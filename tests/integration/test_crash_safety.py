@@ -3,6 +3,7 @@ then run again, ends with every message exactly once."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import signal
@@ -51,6 +52,12 @@ def assert_exactly_once(harness: Harness, account: str, expected: int) -> None:
     ids = [m["message_id"] for m in messages]
     assert len(ids) == len(set(ids)), "a message was stored twice"
     assert len(messages) == expected, f"{expected - len(messages)} messages lost"
+    raw = harness.raw_copies()
+    assert len(raw) == expected
+    assert all(
+        data is not None and hashlib.sha256(data).hexdigest() == digest
+        for digest, data in raw.items()
+    ), "a raw message is missing or damaged"
     status = harness.ok("accounts", "status", account, "--json").json()
     locations = sum(f["synced_messages"] for f in status["folders"])
     assert locations == expected

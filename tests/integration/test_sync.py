@@ -7,6 +7,7 @@ seeds mail with APPEND (INTERNALDATE set, as the window is judged by it), runs
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -311,6 +312,16 @@ def test_every_corpus_message_syncs_through_dovecot(
         assert message["attachments"] == names
         checked += 1
     assert checked > 100
+    # the bytes are kept exactly as the server sent them (one copy per distinct Message-ID)
+    raw = harness.raw_copies()
+    assert all(
+        data is not None and hashlib.sha256(data).hexdigest() == d for d, data in raw.items()
+    )
+    with dovecot.client(user) as client:
+        client.select_folder("INBOX", readonly=True)
+        fetched = client.fetch(client.search(), ["BODY.PEEK[]"])
+    on_server = {hashlib.sha256(f[b"BODY[]"]).hexdigest() for f in fetched.values()}
+    assert set(raw) <= on_server and len(raw) == len(stored)
 
 
 def test_a_big_pass_parses_in_a_second_process_with_the_same_result(
@@ -334,3 +345,8 @@ def test_a_big_pass_parses_in_a_second_process_with_the_same_result(
     messages = harness.messages(account)
     assert sorted(m["subject"] for m in messages) == sorted(f"p{n}" for n in range(40) if n < 90)
     assert all(m["cc"] == ["ann@b.example"] for m in messages)
+    raw = harness.raw_copies()  # written by the parser process
+    assert len(raw) == 40
+    assert all(
+        data is not None and hashlib.sha256(data).hexdigest() == d for d, data in raw.items()
+    )

@@ -15,6 +15,7 @@ from emailsync.domain.model import Address, FetchedMessage, ParsedMessage, Parti
 from emailsync.domain.threading import MessageNode, group, subject_key
 from emailsync.store import messages as message_store
 from emailsync.store.db import create_engine, upgrade
+from emailsync.store.raw import raw_digest
 from emailsync.store.tables import accounts, folders, messages, users
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -119,6 +120,7 @@ def test_incremental_threads_equal_the_pure_grouping_in_any_arrival_order(
                         fetched=fetched,
                         parsed=_parsed(m),
                         direction="received",
+                        digest=raw_digest(b"x"),
                     )
                 ],
                 new_locations=[],

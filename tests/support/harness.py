@@ -84,3 +84,22 @@ class Harness:
 
     def messages(self, account: str) -> list[dict[str, Any]]:
         return self.ok("messages", "list", "--account", account, "--json").json()
+
+    def raw_copies(self) -> dict[str, bytes | None]:
+        """Every stored message's raw bytes as the product reads them back (files or the
+        message_raw table, whichever this installation uses), by their recorded SHA-256."""
+        import sqlalchemy as sa
+
+        from emailsync.config import Settings
+        from emailsync.store.db import open_database, reading
+        from emailsync.store.messages import raw_message
+        from emailsync.store.tables import messages
+
+        settings = Settings.from_environment()
+        engine = open_database(settings)
+        try:
+            with reading(engine) as conn:
+                rows = conn.execute(sa.select(messages.c.id, messages.c.raw_sha256)).all()
+                return {r.raw_sha256: raw_message(conn, r.id, settings.raw_files) for r in rows}
+        finally:
+            engine.dispose()

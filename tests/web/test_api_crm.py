@@ -20,6 +20,7 @@ from emailsync.config import Settings
 from emailsync.domain.model import Address, FetchedMessage, ParsedMessage, Participants
 from emailsync.store import messages as message_store
 from emailsync.store.db import open_database
+from emailsync.store.raw import raw_digest
 from emailsync.store.tables import accounts, folders, messages
 
 T0 = datetime.now(UTC) - timedelta(days=10)
@@ -105,6 +106,7 @@ def seed_mail(
                         ),
                         parsed=parsed,
                         direction="received",
+                        digest=raw_digest(b"x"),
                     )
                 ],
                 new_locations=[],

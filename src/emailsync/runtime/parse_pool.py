@@ -1,12 +1,12 @@
 """A parser process beside a big sync.
 
 The sync is CPU bound on one core (parsing, SQLite) while Dovecot idles on the other, so
-a second process parses one batch while the sync process fetches the next and writes
-the last. It only pays for itself on big passes: spawning it costs about 0.1 s. The
-process is spawned (not forked): the product runs threads, and a fork would copy their
-locks and open database connections. If the sync process is killed (kill -9 included),
-the parser notices its parent is gone within half a second and exits; nothing it held
-was ever committed.
+a second process parses one batch (and writes its raw files) while the sync process
+fetches the next and writes the last to the database. It only pays for itself on big
+passes: spawning it costs about 0.1 s. The process is spawned (not forked): the product
+runs threads, and a fork would copy their locks and open database connections. If the
+sync process is killed (kill -9 included), the parser notices its parent is gone within
+half a second and exits; nothing it held was ever committed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,24 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from emailsync.domain.model import ParsedMessage
-from emailsync.mime.parse import parse_batch
+from emailsync.mime.parse import parse_safely
+from emailsync.store.raw import RawFiles, raw_digest
+
+Digested = tuple[ParsedMessage, str]  # a parsed message and the SHA-256 of its bytes
+
+
+def parse_and_keep(
+    raws: list[bytes], raw_files: RawFiles | None, account_id: int
+) -> list[Digested]:
+    """Parse a batch and, with `raw_files`, write the raw bytes too: the work that needs
+    the bytes, done wherever they are (in the parser process on big passes)."""
+    result = []
+    for raw in raws:
+        digest = raw_digest(raw)
+        if raw_files is not None:
+            raw_files.put(account_id, digest, raw)
+        result.append((parse_safely(raw), digest))
+    return result
 
 
 class ParsePool:
@@ -32,8 +49,10 @@ class ParsePool:
             initargs=(os.getpid(),),
         )
 
-    def submit(self, raws: list[bytes]) -> Future[list[ParsedMessage]]:
-        return self._executor.submit(parse_batch, raws)
+    def submit(
+        self, raws: list[bytes], raw_files: RawFiles | None, account_id: int
+    ) -> Future[list[Digested]]:
+        return self._executor.submit(parse_and_keep, raws, raw_files, account_id)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -647,6 +647,16 @@ def auto_link_deals(conn: sa.Connection, thread_ids: Iterable[int]) -> int:
     A thread the user linked or unlinked by hand is left alone; a thread already on a
     deal stays on it (even when the deal is won or lost since: new mail then simply
     is not counted on the deal, see MessageView.on_deal)."""
+    no_open_deal = (
+        conn.execute(
+            sa.select(deals.c.id)
+            .where(deals.c.status == "open", deals.c.person_id.is_not(None))
+            .limit(1)
+        ).first()
+        is None
+    )
+    if no_open_deal:  # nothing to link to: skip reading the threads' links
+        return 0
     candidates = [
         r.id
         for r in conn.execute(

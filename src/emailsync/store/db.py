@@ -87,3 +87,23 @@ def open_database(settings: Settings) -> sa.Engine:
     engine = create_engine(settings.database_url)
     upgrade(engine)
     return engine
+
+
+def allocate_ids(conn: sa.Connection, table: sa.Table, count: int) -> list[int]:
+    """Primary keys for `count` rows about to be inserted in one executemany: with the
+    ids known up front a batch needs no RETURNING, which SQLite would otherwise answer
+    one INSERT per row. SQLite: the writer holds the database lock (BEGIN IMMEDIATE), so
+    the ids after the largest are free. PostgreSQL: taken from the column's sequence."""
+    if count == 0:
+        return []
+    if conn.dialect.name == "sqlite":
+        top = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
+        return list(range(top + 1, top + 1 + count))
+    return list(
+        conn.execute(
+            sa.text(
+                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+            ),
+            {"table": table.name, "n": count},
+        ).scalars()
+    )

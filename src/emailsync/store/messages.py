@@ -7,7 +7,6 @@ transaction, so a sync killed at any instant has either all of a batch or none o
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,32 +14,43 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from emailsync.domain.model import FetchedMessage, ParsedMessage
-from emailsync.domain.threading import subject_key
+from emailsync.domain.threading import MessageNode, subject_key
+from emailsync.store.bulk import insert_many
 from emailsync.store.conversations import auto_link_deals
+from emailsync.store.db import allocate_ids
+from emailsync.store.raw import RawFiles
 from emailsync.store.tables import (
     accounts,
     folders,
     message_addresses,
     message_locations,
     message_raw,
+    message_references,
     messages,
     person_emails,
     persons,
 )
-from emailsync.store.threads import attach_messages, refresh_account_threads
+from emailsync.store.threads import (
+    NewNode,
+    place_in_threads,
+    reference_rows,
+    refresh_account_threads,
+    refresh_threads,
+)
 
 ADDRESS_FIELDS = ("from", "sender", "reply_to", "to", "cc", "bcc")
 
 
-def dedup_key(message_id: str, raw: bytes | None) -> str | None:
-    """What makes two copies the same message: the Message-ID, else the exact bytes.
+def dedup_key(message_id: str, digest: str | None) -> str | None:
+    """What makes two copies the same message: the Message-ID, else the exact bytes
+    (`digest`: their SHA-256, store.raw.raw_digest).
 
     None when the Message-ID is missing and the bytes are not fetched yet."""
     if message_id:
         return "<" + message_id + ">"
-    if raw is None:
+    if digest is None:
         return None
-    return "sha256:" + hashlib.sha256(raw).hexdigest()
+    return "sha256:" + digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +59,8 @@ class NewMessage:
     fetched: FetchedMessage
     parsed: ParsedMessage
     direction: str
+    digest: str  # SHA-256 of the raw bytes (hex)
+    raw_kept: bool = False  # already written to RawFiles (by the parser process)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +95,11 @@ def write_batch(
     cursor: int,
     default_sharing: str = "private",
     folder_values: dict[str, object] | None = None,
+    raw_files: RawFiles | None = None,
 ) -> int:
     """Store a batch and move the folder cursor to `cursor`, atomically. Returns the
-    number of messages created."""
+    number of messages created. Raw bytes go to `raw_files`, or with None to the
+    message_raw table (store/raw.py says why there are two homes)."""
     now = datetime.now(UTC)
     ids = known_keys(
         conn, account_id, [m.key for m in new_messages] + [loc.key for loc in new_locations]
@@ -95,10 +109,21 @@ def write_batch(
         if item.key not in ids and item.key not in fresh:
             fresh[item.key] = item
     if fresh:
-        _insert_messages(conn, account_id, list(fresh.values()), now, ids)
-        new_ids = [ids[k] for k in fresh]
-        touched = set(attach_messages(conn, account_id, new_ids, default_sharing).values())
-        auto_link_deals(conn, touched)
+        items = list(fresh.values())
+        if raw_files is not None:
+            raw_files.put_many(
+                account_id, [(i.digest, i.fetched.raw or b"") for i in items if not i.raw_kept]
+            )
+        for item, pk in zip(items, allocate_ids(conn, messages, len(items)), strict=True):
+            ids[item.key] = pk
+        nodes = {ids[i.key]: _thread_node(ids[i.key], i) for i in items}
+        placement = place_in_threads(conn, account_id, nodes, default_sharing)
+        _insert_messages(
+            conn, account_id, items, now, ids, placement.thread_of, raw_in_table=raw_files is None
+        )
+        insert_many(conn, message_references, reference_rows(n.node for n in nodes.values()))
+        refresh_threads(conn, placement.stale)
+        auto_link_deals(conn, set(placement.thread_of.values()))
     created = len(fresh)
     location_rows = [
         {
@@ -116,6 +141,28 @@ def write_batch(
     values["uid_cursor"] = cursor
     conn.execute(folders.update().where(folders.c.id == folder_id).values(**values))
     return created
+
+
+def _thread_node(message_pk: int, item: NewMessage) -> NewNode:
+    """What the threader needs, from the batch in memory (the same values
+    store.threads reads back from the rows)."""
+    parsed, people = item.parsed, item.parsed.participants
+    return NewNode(
+        MessageNode(
+            key=message_pk,
+            message_id=parsed.message_id,
+            references=tuple(
+                x for x in dict.fromkeys([*parsed.references, parsed.in_reply_to]) if x
+            ),
+            subject_key=subject_key(parsed.subject),
+            participants=frozenset(
+                a.email for a in (*people.from_, *people.to, *people.cc) if a.email
+            ),
+            date=parsed.date or item.fetched.internaldate,
+        ),
+        internaldate=item.fetched.internaldate,
+        subject=parsed.subject,
+    )
 
 
 def _flags(flags: Iterable[str]) -> str:
@@ -167,7 +214,7 @@ def _message_row(account_id: int, item: NewMessage, now: datetime) -> dict[str, 
         "defects": list(parsed.defects),
         "direction": item.direction,
         "size": fetched.size or len(raw),
-        "raw_sha256": hashlib.sha256(raw).hexdigest(),
+        "raw_sha256": item.digest,
         "created_at": now,
     }
 
@@ -178,20 +225,25 @@ def _insert_messages(
     items: list[NewMessage],
     now: datetime,
     ids: dict[str, int],
+    thread_of: dict[int, int],
+    *,
+    raw_in_table: bool,
 ) -> None:
-    """Insert messages, their raw bytes and participants with one statement each."""
-    rows = [_message_row(account_id, item, now) for item in items]
-    inserted = (
-        conn.execute(messages.insert().returning(messages.c.id, sort_by_parameter_order=True), rows)
-        .scalars()
-        .all()
-    )
-    for item, message_id in zip(items, inserted, strict=True):
-        ids[item.key] = message_id
-    conn.execute(
-        message_raw.insert(),
-        [{"message_id": ids[i.key], "data": i.fetched.raw or b""} for i in items],
-    )
+    """Insert messages (ids and threads chosen), their participants (and raw bytes) with
+    one statement each."""
+    rows = []
+    for item in items:
+        row = _message_row(account_id, item, now)
+        row["id"] = ids[item.key]
+        row["thread_id"] = thread_of[row["id"]]
+        rows.append(row)
+    insert_many(conn, messages, rows)
+    if raw_in_table:
+        insert_many(
+            conn,
+            message_raw,
+            [{"message_id": ids[i.key], "data": i.fetched.raw or b""} for i in items],
+        )
     address_rows = [
         {"message_id": ids[item.key], "field": field, "email": email}
         for item in items
@@ -204,8 +256,7 @@ def _insert_messages(
             }
         )
     ]
-    if address_rows:
-        conn.execute(message_addresses.insert(), address_rows)
+    insert_many(conn, message_addresses, address_rows)
 
 
 def _insert_locations(conn: sa.Connection, folder_id: int, rows: list[dict]) -> None:
@@ -219,9 +270,7 @@ def _insert_locations(conn: sa.Connection, folder_id: int, rows: list[dict]) -> 
             )
         ).scalars()
     )
-    fresh = [r for r in rows if r["uid"] not in existing]
-    if fresh:
-        conn.execute(message_locations.insert(), fresh)
+    insert_many(conn, message_locations, [r for r in rows if r["uid"] not in existing])
 
 
 def folder_uids(conn: sa.Connection, folder_id: int) -> list[int]:
@@ -293,6 +342,15 @@ def delete_orphans(conn: sa.Connection, account_id: int) -> int:
     if removed:
         refresh_account_threads(conn, account_id)
     return removed
+
+
+def raw_digests(conn: sa.Connection, account_id: int) -> set[str]:
+    """The raw files the account's messages reference (store.raw.RawFiles.sweep)."""
+    return set(
+        conn.execute(
+            sa.select(messages.c.raw_sha256).where(messages.c.account_id == account_id)
+        ).scalars()
+    )
 
 
 def forget_folders(conn: sa.Connection, account_id: int, keep: Iterable[str]) -> int:
@@ -433,10 +491,19 @@ def list_messages(
     return result
 
 
-def raw_message(conn: sa.Connection, message_pk: int) -> bytes | None:
-    return conn.execute(
-        sa.select(message_raw.c.data).where(message_raw.c.message_id == message_pk)
-    ).scalar()
+def raw_message(conn: sa.Connection, message_pk: int, raw_files: RawFiles | None) -> bytes | None:
+    """The message's bytes as fetched: from the message_raw table, else from the files
+    (a database may hold both: rows written before the files were the default)."""
+    row = conn.execute(
+        sa.select(messages.c.account_id, messages.c.raw_sha256, message_raw.c.data)
+        .outerjoin(message_raw, message_raw.c.message_id == messages.c.id)
+        .where(messages.c.id == message_pk)
+    ).first()
+    if row is None:
+        return None
+    if row.data is not None or raw_files is None:
+        return row.data
+    return raw_files.get(row.account_id, row.raw_sha256)
 
 
 def folder_counts(conn: sa.Connection, account_id: int) -> dict[int, int]:

@@ -8,7 +8,8 @@ Why the shape:
   * message_locations are unique per (folder, uid): replaying a batch cannot double it.
   * the folder cursor (folders.uid_cursor) moves in the same transaction as the
     messages it covers, so a killed sync resumes exactly where it committed.
-  * raw bytes live in message_raw, apart from the metadata, so listings stay small.
+  * raw bytes live apart from the metadata, so listings stay small: in files under the
+    data directory (store/raw.py), or in message_raw (PostgreSQL's default).
 """
 
 from __future__ import annotations

@@ -9,12 +9,16 @@ stay where they are, and threads holding such messages are never merged away.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
 from emailsync.domain.threading import SUBJECT_GAP, MessageNode, neighbours
 from emailsync.errors import UsageError
+from emailsync.store.bulk import insert_many
+from emailsync.store.db import allocate_ids
 from emailsync.store.tables import (
     accounts,
     message_addresses,
@@ -25,6 +29,16 @@ from emailsync.store.tables import (
 )
 
 THREAD_FIELDS = ("from", "to", "cc")  # Bcc is private: never a reason to join threads
+
+
+@dataclass(frozen=True, slots=True)
+class NewNode:
+    """A message being stored, as the threader sees it, plus what its thread row shows
+    (so a thread made of new messages only is written once, complete)."""
+
+    node: MessageNode
+    internaldate: datetime
+    subject: str
 
 
 def _nodes(conn: sa.Connection, ids: list[int]) -> dict[int, MessageNode]:
@@ -132,14 +146,47 @@ _SLACK = SUBJECT_GAP / 30
 def attach_messages(
     conn: sa.Connection, account_id: int, message_pks: list[int], default_sharing: str
 ) -> dict[int, int]:
-    """Put freshly stored messages into their threads, a whole batch with a handful of
-    queries; returns message → thread. Same result as attaching them one by one."""
+    """Put stored messages without a thread into their threads, a whole batch with a
+    handful of queries; returns message → thread. Same result as attaching them one by
+    one. (The sync's batch writer places its messages before it inserts them:
+    `place_in_threads`.)"""
     if not message_pks:
         return {}
     new = _nodes(conn, message_pks)
-    refs = [{"message_id": k, "ref": r} for k, n in new.items() for r in n.references]
-    if refs:
-        conn.execute(message_references.insert(), refs)
+    insert_many(conn, message_references, reference_rows(new.values()))
+    placement = place_in_threads(conn, account_id, new, default_sharing)
+    conn.execute(
+        messages.update()
+        .where(messages.c.id == sa.bindparam("b_id"))
+        .values(thread_id=sa.bindparam("b_thread")),
+        [{"b_id": k, "b_thread": t} for k, t in placement.thread_of.items()],
+    )
+    refresh_threads(conn, placement.stale)
+    return placement.thread_of
+
+
+def reference_rows(nodes: Iterable[MessageNode]) -> list[dict[str, object]]:
+    """message_references rows: the threader's edges, found again by later messages."""
+    return [{"message_id": n.key, "ref": r} for n in nodes for r in n.references]
+
+
+@dataclass(slots=True)
+class Placement:
+    thread_of: dict[int, int]  # message → thread
+    stale: set[int]  # threads to recount once the messages are in (refresh_threads)
+
+
+def place_in_threads(
+    conn: sa.Connection,
+    account_id: int,
+    new_messages: dict[int, MessageNode] | dict[int, NewNode],
+    default_sharing: str,
+) -> Placement:
+    """Decide the thread of each new message (keyed by its id, which need not be in the
+    table yet): join, merge, or create threads. Writes threads only; the caller writes
+    the messages' thread_id. With NewNode facts, new threads are written complete."""
+    facts = {k: n for k, n in new_messages.items() if isinstance(n, NewNode)}
+    new = {k: n.node if isinstance(n, NewNode) else n for k, n in new_messages.items()}
     stored_ids = _candidates(conn, account_id, list(new.values())) - set(new)
     stored = _nodes(conn, sorted(stored_ids))
     thread_of: dict[int, int] = {}
@@ -195,30 +242,57 @@ def attach_messages(
     components: dict[int, list[int]] = {}
     for k in new:
         components.setdefault(find(k), []).append(k)
+    threads_of_root: dict[int, list[int]] = {}
+    for j, t in thread_of.items():
+        threads_of_root.setdefault(find(j), []).append(t)
     result: dict[int, int] = {}
-    now = datetime.now(UTC)
+    fresh: list[list[int]] = []  # components of new messages only: a new thread each
     for root, members in components.items():
-        threads_in = sorted({thread_of[j] for j in everyone if j in thread_of and find(j) == root})
+        threads_in = sorted(set(threads_of_root.get(root, ())))
         if threads_in:
-            thread_id = _merge(conn, threads_in)
+            result.update(dict.fromkeys(members, _merge(conn, threads_in)))
         else:
-            thread_id = conn.execute(
-                threads.insert().values(
-                    account_id=account_id,
-                    subject="",
-                    sharing=default_sharing,
-                    created_at=now,
-                )
-            ).inserted_primary_key[0]
-        result.update(dict.fromkeys(members, thread_id))
-    conn.execute(
-        messages.update()
-        .where(messages.c.id == sa.bindparam("b_id"))
-        .values(thread_id=sa.bindparam("b_thread")),
-        [{"b_id": k, "b_thread": t} for k, t in result.items()],
-    )
-    refresh_threads(conn, set(result.values()))
-    return result
+            fresh.append(members)
+    facts_of_all = facts if len(facts) == len(new) else None
+    result.update(_new_threads(conn, account_id, fresh, default_sharing, facts_of_all))
+    complete = {result[members[0]] for members in fresh} if facts_of_all else set()
+    return Placement(result, set(result.values()) - complete)
+
+
+def _new_threads(
+    conn: sa.Connection,
+    account_id: int,
+    components: list[list[int]],
+    default_sharing: str,
+    facts: dict[int, NewNode] | None,
+) -> dict[int, int]:
+    """One new thread per component, in one statement; with `facts`, counted and dated
+    already (what refresh_threads would find)."""
+    if not components:
+        return {}
+    now = datetime.now(UTC)
+    rows = []
+    for members in components:
+        row: dict[str, object] = {
+            "account_id": account_id,
+            "subject": "",
+            "sharing": default_sharing,
+            "created_at": now,
+            "message_count": 0,
+            "last_message_at": None,
+        }
+        if facts:
+            row["subject"] = facts[min(members)].subject
+            row["message_count"] = len(members)
+            row["last_message_at"] = max(facts[k].internaldate for k in members)
+        rows.append(row)
+    ids = allocate_ids(conn, threads, len(rows))
+    for row, thread_id in zip(rows, ids, strict=True):
+        row["id"] = thread_id
+    insert_many(conn, threads, rows)
+    return {
+        k: thread_id for members, thread_id in zip(components, ids, strict=True) for k in members
+    }
 
 
 def _merge(conn: sa.Connection, thread_ids: list[int]) -> int:

@@ -25,6 +25,8 @@ from emailsync.store import blocking, directory
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Account, Folder
 from emailsync.store.crypto import SecretBox
+from emailsync.store.db import reading
+from emailsync.store.raw import RawFiles
 from emailsync.sync.folder_sync import AccountContext, FolderResult, rescan_folder, sync_folder
 from emailsync.sync.progress import BothProgress, Progress, SilentProgress, StoredProgress
 
@@ -73,7 +75,13 @@ def sync_account(
         if session is None:
             session = open_session(settings, account)
         return _pass(
-            engine, account, session, progress, rescan or rescan_for is not None, rescan_for
+            engine,
+            account,
+            session,
+            progress,
+            settings.raw_files,
+            rescan or rescan_for is not None,
+            rescan_for,
         )
     except ConnectionSetupError as exc:
         _record(engine, account.id, "needs_reconnect", str(exc))
@@ -96,6 +104,7 @@ def _pass(
     account: Account,
     session: ImapSession,
     progress: Progress,
+    raw_files: RawFiles | None,
     rescan: bool = False,
     rescan_for: frozenset[str] | None = None,
 ) -> PassResult:
@@ -118,6 +127,7 @@ def _pass(
         contact_emails=contacts,
         default_sharing=account.default_sharing,
         blocked=blocked,
+        raw_files=raw_files,
     )
     result = PassResult()
     if rescan:
@@ -151,6 +161,10 @@ def _pass(
             synced_at=datetime.now(UTC),
             keep_user_state=True,
         )
+    if result.orphans_removed and raw_files is not None:
+        with reading(engine) as conn:
+            referenced = message_store.raw_digests(conn, account.id)
+        raw_files.sweep(account.id, referenced)
     return result
 
 

@@ -42,16 +42,17 @@ from emailsync.domain.model import (
     FetchedMessage,
     FolderStatus,
     HeaderSummary,
-    ParsedMessage,
     Participants,
 )
 from emailsync.errors import EmailsyncError
 from emailsync.imap.session import ImapSession
-from emailsync.mime.parse import parse_batch, parse_header_summary, parse_safely
+from emailsync.mime.parse import parse_header_summary, parse_safely
+from emailsync.runtime.parse_pool import Digested, parse_and_keep
 from emailsync.store import accounts as account_store
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Folder
 from emailsync.store.db import reading
+from emailsync.store.raw import RawFiles, raw_digest
 from emailsync.sync.progress import Progress
 
 HEADER_BATCH = 500  # UIDs per light FETCH
@@ -75,6 +76,7 @@ class AccountContext:
     blocked: frozenset[str] = frozenset()
     # a re-scan for one contact's past mail looks only at messages involving these
     only_emails: frozenset[str] | None = None
+    raw_files: RawFiles | None = None  # None: raw bytes go into the database
 
 
 @dataclass(slots=True)
@@ -261,8 +263,10 @@ def _fetch_bodies_directly(
             ]
             result.skipped += len(fetched) - len(ready)
             raws = [m.raw or b"" for m in ready]
-            parsed: Future[list[ParsedMessage]] | list[ParsedMessage] = (
-                pool.submit(raws) if pool else parse_batch(raws)
+            parsed: Future[list[Digested]] | list[Digested] = (
+                pool.submit(raws, ctx.raw_files, ctx.account_id)
+                if pool
+                else parse_and_keep(raws, ctx.raw_files, ctx.account_id)
             )
             if pending is not None:
                 _write_direct(engine, ctx, folder, pending, result, progress)
@@ -285,7 +289,7 @@ def _fetch_bodies_directly(
 class _DirectBatch:
     uids: list[int]
     fetched: list[FetchedMessage]
-    parsed: Future[list[ParsedMessage]] | list[ParsedMessage]
+    parsed: Future[list[Digested]] | list[Digested]
     done_values: dict[str, object] | None
 
 
@@ -299,8 +303,9 @@ def _write_direct(
 ) -> None:
     parsed = batch.parsed if isinstance(batch.parsed, list) else batch.parsed.result()
     keep = []
-    for fetched, message in zip(batch.fetched, parsed, strict=True):
-        new = _new_message(ctx, folder, fetched, message)
+    for fetched, digested in zip(batch.fetched, parsed, strict=True):
+        new = _new_message(ctx, folder, fetched, digested)
+        message = new.parsed
         if screened_by_block(message.participants.emails(), ctx.own_emails, ctx.blocked):
             result.skipped += 1
             continue
@@ -443,17 +448,24 @@ def _new_message(
     ctx: AccountContext,
     folder: Folder,
     fetched: FetchedMessage,
-    parsed: ParsedMessage | None = None,
+    digested: Digested | None = None,
 ) -> message_store.NewMessage:
+    """`digested`: what parse_and_keep made of the bytes, having written them to
+    ctx.raw_files already; without it, parsed here and the bytes left to write_batch."""
     assert fetched.raw is not None
-    if parsed is None:
-        parsed = parse_safely(fetched.raw)
-    key = message_store.dedup_key(parsed.message_id, fetched.raw)
+    if digested is None:
+        parsed, digest = parse_safely(fetched.raw), raw_digest(fetched.raw)
+    else:
+        parsed, digest = digested
+    kept = digested is not None and ctx.raw_files is not None
+    key = message_store.dedup_key(parsed.message_id, digest)
     assert key is not None
     return message_store.NewMessage(
         key=key,
         fetched=fetched,
         parsed=parsed,
+        digest=digest,
+        raw_kept=kept,
         direction=direction(
             [a.email for a in parsed.participants.from_], ctx.own_emails, folder.role
         ),
@@ -481,6 +493,7 @@ def _write(
             cursor=cursor,
             default_sharing=ctx.default_sharing,
             folder_values=done_values,
+            raw_files=ctx.raw_files,
         )
     result.new_messages += created
     result.new_locations += len(locations) + len(new_messages) - created

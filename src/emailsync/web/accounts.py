@@ -21,6 +21,7 @@ from emailsync.store import accounts as account_store
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Account, Endpoint, Folder
 from emailsync.store.db import reading
+from emailsync.store.raw import RawFiles
 from emailsync.sync import setup
 
 Wake = Callable[[int], None]
@@ -234,9 +235,18 @@ def reconnect(
         wake(account.id)
 
 
-def remove(engine: sa.Engine, account: Account, *, keep_mail: bool, wake: Wake | None) -> None:
+def remove(
+    engine: sa.Engine,
+    account: Account,
+    *,
+    keep_mail: bool,
+    wake: Wake | None,
+    raw_files: RawFiles | None = None,
+) -> None:
     with engine.begin() as conn:
         account_store.delete_account(conn, account.id, keep_mail=keep_mail)
+    if raw_files is not None and not keep_mail:
+        raw_files.drop_account(account.id)
     if wake:
         wake(account.id)
 

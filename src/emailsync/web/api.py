@@ -359,7 +359,13 @@ def delete_account(
 ) -> Response:
     engine = request.app.state.engine
     account = svc.own_account(engine, user.id, account_id)
-    svc.remove(engine, account, keep_mail=keep_mail, wake=request.app.state.wake)
+    svc.remove(
+        engine,
+        account,
+        keep_mail=keep_mail,
+        wake=request.app.state.wake,
+        raw_files=request.app.state.settings.raw_files,
+    )
     return Response(status_code=204)
 
 
@@ -409,5 +415,12 @@ def message(request: Request, user: ApiUser, thread_id: int, message_id: int) ->
 def attachment(
     request: Request, user: ApiUser, thread_id: int, message_id: int, index: int
 ) -> Response:
-    data = mv.attachment(request.app.state.engine, user.id, thread_id, message_id, index)
+    data = mv.attachment(
+        request.app.state.engine,
+        user.id,
+        thread_id,
+        message_id,
+        index,
+        raw_files=request.app.state.settings.raw_files,
+    )
     return attachment_response(data)

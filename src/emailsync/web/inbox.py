@@ -108,5 +108,12 @@ def attachment_response(data: bodies.AttachmentData) -> Response:
 def attachment(
     request: Request, user: CurrentUser, thread_id: int, message_id: int, index: int
 ) -> Response:
-    data = mv.attachment(request.app.state.engine, user.id, thread_id, message_id, index)
+    data = mv.attachment(
+        request.app.state.engine,
+        user.id,
+        thread_id,
+        message_id,
+        index,
+        raw_files=request.app.state.settings.raw_files,
+    )
     return attachment_response(data)

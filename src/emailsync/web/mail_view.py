@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from emailsync.errors import UsageError
 from emailsync.store import messages as message_store
 from emailsync.store.db import reading
+from emailsync.store.raw import RawFiles
 from emailsync.web import bodies
 from emailsync.web.accounts import NotFound
 
@@ -102,11 +103,17 @@ def attachments_of(message: Any) -> list[Mapping[str, Any]]:
 
 
 def attachment(
-    engine: sa.Engine, viewer_id: int, thread_id: int, message_id: int, index: int
+    engine: sa.Engine,
+    viewer_id: int,
+    thread_id: int,
+    message_id: int,
+    index: int,
+    *,
+    raw_files: RawFiles | None,
 ) -> bodies.AttachmentData:
     message = find_message(engine, viewer_id, thread_id, message_id)
     with reading(engine) as conn:
-        raw = message_store.raw_message(conn, message_id)
+        raw = message_store.raw_message(conn, message_id, raw_files)
     found = bodies.find_attachment(raw or b"", attachments_of(message), index)
     if found is None:
         raise NotFound(f"Message {message_id} has no attachment number {index + 1}")

@@ -271,7 +271,13 @@ async def remove(request: Request, user: CurrentUser, account_id: int) -> Respon
             {"account": account, "error": "Choose whether to keep or delete the synced mail."},
             400,
         )
-    svc.remove(engine, account, keep_mail=choice == "keep", wake=request.app.state.wake)
+    svc.remove(
+        engine,
+        account,
+        keep_mail=choice == "keep",
+        wake=request.app.state.wake,
+        raw_files=request.app.state.settings.raw_files,
+    )
     request.session["flash"] = f"{account.email} was removed." + (
         " Its synced mail stays in the inbox." if choice == "keep" else ""
     )
