@@ -21,7 +21,8 @@ entry = st.one_of(
     st.builds(lambda n, a: f"{n} <{a}>", name, address),
     st.builds(lambda n, a: f"{n} <{a}>", quoted, address),
 )
-header = st.lists(entry, min_size=1, max_size=4).map(", ".join)
+# "=?" could open an encoded word: the fast path leaves such headers to the strict parser
+header = st.lists(entry, min_size=1, max_size=4).map(", ".join).filter(lambda h: "=?" not in h)
 
 
 @given(header)

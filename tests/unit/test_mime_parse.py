@@ -582,3 +582,18 @@ def test_generated_messages_round_trip(subject: str, name: str, addr: str, blob:
     assert sender.email == addr.lower()
     (att,) = parsed.attachments
     assert att.size == len(blob)
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=120))
+def test_plain_ascii_subjects_skip_the_header_registry_with_the_same_result(value: str) -> None:
+    from email import policy
+
+    from emailsync.mime.parse import _subject
+
+    notes: list[str] = []
+    header = policy.default.header_factory("subject", value)
+    expected = " ".join(str(header).split())
+    assert _subject({"subject": [value]}, notes) == expected
+    if "=?" not in value:
+        assert notes == [type(d).__name__ for d in header.defects] == []

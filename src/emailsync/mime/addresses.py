@@ -111,8 +111,13 @@ def _finish(
     return tuple(out), tuple(dict.fromkeys(defects))
 
 
+# RFC 2047 §6.2: whitespace between adjacent encoded words is not part of the text; the
+# stdlib's phrase parser keeps it in some cases (a name folded across two words).
+_BETWEEN_ENCODED_WORDS = re.compile(r"(\?=)\s+(?==\?)")
+
+
 def _parse_strict(field: str, value: str) -> tuple[list[tuple[str, str]], list[str]]:
-    address_list = AddressHeader.value_parser(value)
+    address_list = AddressHeader.value_parser(_BETWEEN_ENCODED_WORDS.sub(r"\1", value))
     pairs: list[tuple[str, str]] = []
     defects: list[str] = []
     for address in address_list.addresses:

@@ -343,6 +343,8 @@ def _subject(headers: dict[str, list[str]], notes: list[str]) -> str:
     value = _first(headers, "subject")
     if not value:
         return ""
+    if value.isascii() and value.isprintable() and "=?" not in value:
+        return " ".join(value.split())  # what the header registry makes of plain text
     try:
         header = _HEADER_FACTORY("subject", value)
         text = str(header)
@@ -357,10 +359,16 @@ def _subject(headers: dict[str, list[str]], notes: list[str]) -> str:
 
 
 def _content_type(part: Message) -> str:
+    """The part's content type, read once per part (each message asks ~10 times)."""
+    known = part.__dict__.get("_emailsync_ctype")
+    if known is not None:
+        return known
     try:
-        return str(part.get_content_type()).lower()
+        found = str(part.get_content_type()).lower()
     except Exception:
-        return "application/octet-stream"
+        found = "application/octet-stream"
+    part.__dict__["_emailsync_ctype"] = found
+    return found
 
 
 def _raw_part_header(part: Message, name: str) -> str:
