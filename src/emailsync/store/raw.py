@@ -9,9 +9,9 @@ Two homes, chosen by `Settings.raw_store`:
     several machines all see it.
 
 Order of writes, so that a kill at any instant loses nothing: a file is complete
-before the transaction that references it commits (written under a temporary name,
-then renamed). A kill in between leaves a file nothing references yet: the replayed
-batch finds it in place (same bytes, same name), and `sweep` removes any that stay
+before the transaction that references it commits. A kill in between leaves a file
+nothing references yet, whole or cut short: the replayed batch finds it (same name)
+and writes it again unless it is whole, and `sweep` removes any that stay
 unreferenced. Files are not fsynced, the same promise as SQLite's `synchronous=NORMAL`
 that the database runs with: a process crash loses nothing committed.
 """
@@ -19,7 +19,6 @@ that the database runs with: a process crash loses nothing committed.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import time
 from collections.abc import Iterable
@@ -43,16 +42,21 @@ class RawFiles:
         return self.root / str(account_id) / digest[:2] / digest
 
     def put(self, account_id: int, digest: str, data: bytes) -> None:
+        """Write the file unless a whole copy is there. One open() in the common case:
+        a write cut short (a kill) leaves a file of the wrong size, which the replayed
+        batch finds and writes again; nothing references it before that."""
         target = self.path(account_id, digest)
         try:
-            if target.stat().st_size == len(data):
-                return  # written by a batch that was killed before it committed
+            out = open(target, "xb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
             target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f"{digest}.{os.getpid()}.tmp")
-        with open(temporary, "wb") as out:
+            out = open(target, "xb")  # noqa: SIM115
+        except FileExistsError:
+            if target.stat().st_size == len(data):
+                return
+            out = open(target, "wb")  # noqa: SIM115
+        with out:
             out.write(data)
-        os.replace(temporary, target)
 
     def put_many(self, account_id: int, items: Iterable[tuple[str, bytes]]) -> None:
         for digest, data in items:
