@@ -7,28 +7,39 @@ lazy so that a quick command does not pay for the whole package.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from emailsync.commands.common import context as _context
 from emailsync.commands.common import print_json as _print_json
 from emailsync.commands.common import table as _table
 from emailsync.commands.common import user_id as _user_id
-from emailsync.store.db import reading
+
+if TYPE_CHECKING:
+    import argparse
+
+    import sqlalchemy as sa
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if _guarded(lambda: _quick_sync_once(argv)):
+        return
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
         parser.print_help(sys.stderr)
         sys.exit(2)
+    _guarded(lambda: args.handler(args))
+
+
+def _guarded(action: Callable[[], Any]) -> Any:
+    """Run a command the way every command ends: errors the user can fix as one line."""
     from emailsync.errors import EmailsyncError
 
     try:
-        args.handler(args)
+        return action()
     except EmailsyncError as exc:
         print(f"emailsync: {exc}", file=sys.stderr)
         sys.exit(1)
@@ -43,6 +54,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 # -- plumbing ------------------------------------------------------------------------
+
+
+def reading(engine: sa.Engine) -> sa.Connection:
+    """store.db.reading, imported on first use: store.db imports SQLAlchemy."""
+    from emailsync.store.db import reading as store_reading
+
+    return store_reading(engine)
 
 
 def _endpoint(value: str, option: str) -> tuple[str, int]:
@@ -404,6 +422,31 @@ def _accounts_status(args: argparse.Namespace) -> None:
 # -- sync and messages ---------------------------------------------------------------
 
 
+def _quick_sync_once(argv: list[str]) -> bool:
+    """`sync ACCOUNT --once` and nothing else: when nothing changed on the server, the
+    pass is answered by sync.quick_check before the parser is built (building it
+    imports the CRM commands and SQLAlchemy). False: run the normal path."""
+    if len(argv) != 3 or argv[0] != "sync" or "--once" not in argv[1:]:
+        return False
+    account = argv[2] if argv[1] == "--once" else argv[1]
+    if account.startswith("-"):
+        return False
+    from emailsync.sync.quick_check import Declined, quick_pass
+
+    try:
+        result = quick_pass(account)
+    except Declined:
+        return False
+    from emailsync.sync.terminal import progress_for_terminal
+
+    with progress_for_terminal() as progress:  # the bars a pass that found nothing draws
+        for name in result.folders:
+            progress.folder_started(name, 0)
+            progress.folder_finished(name)
+    _report_pass(result.email, result)
+    return True
+
+
 def _sync(args: argparse.Namespace) -> None:
     from emailsync.store import accounts as account_store
     from emailsync.sync.account_sync import sync_account
@@ -509,6 +552,8 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     from emailsync.commands import crm as crm_commands
 
     p = argparse.ArgumentParser(prog="emailsync", description="Email sync engine for a CRM.")

@@ -15,13 +15,9 @@ import os
 import re
 import socket
 import ssl
-
-from imapclient import IMAPClient
-from imapclient.exceptions import LoginError
-from imapclient.imapclient import SocketTimeout
+from typing import TYPE_CHECKING
 
 from emailsync import __version__
-from emailsync.domain.model import Capabilities
 from emailsync.errors import (
     AuthenticationError,
     ConnectionSetupError,
@@ -31,7 +27,12 @@ from emailsync.errors import (
     TransientError,
     UsageError,
 )
-from emailsync.imap.session import ImapSession
+
+if TYPE_CHECKING:  # imported where used: sync.quick_check reuses the light part of this module
+    from imapclient import IMAPClient
+
+    from emailsync.domain.model import Capabilities
+    from emailsync.imap.session import ImapSession
 
 SECURITY_MODES = ("ssl", "starttls", "plain")
 CA_FILE_ENV = "EMAILSYNC_CA_FILE"
@@ -57,6 +58,19 @@ def tls_context(cafile: str | None = None) -> ssl.SSLContext:
     return context
 
 
+def check_transport(host: str, security: str, email: str) -> None:
+    """Refuse an unknown security mode, and a password in clear to any host but this one."""
+    if security not in SECURITY_MODES:
+        raise UsageError(
+            f"Unknown IMAP security {security!r} for {email}: use ssl, starttls or plain"
+        )
+    if security == "plain" and not is_loopback(host):
+        raise UsageError(
+            f"Refusing to send the password for {email} to {host} unencrypted: "
+            "choose SSL/TLS (port 993) or STARTTLS (port 143)"
+        )
+
+
 def connect(
     host: str,
     port: int,
@@ -76,15 +90,12 @@ def connect(
     verified. CONDSTORE and QRESYNC (RFC 7162) are ENABLEd when offered;
     `use_qresync=False` keeps QRESYNC off, to behave as with a CONDSTORE-only server.
     """
-    if security not in SECURITY_MODES:
-        raise UsageError(
-            f"Unknown IMAP security {security!r} for {email}: use ssl, starttls or plain"
-        )
-    if security == "plain" and not is_loopback(host):
-        raise UsageError(
-            f"Refusing to send the password for {email} to {host} unencrypted: "
-            "choose SSL/TLS (port 993) or STARTTLS (port 143)"
-        )
+    from imapclient import IMAPClient
+    from imapclient.imapclient import SocketTimeout
+
+    from emailsync.imap.session import ImapSession
+
+    check_transport(host, security, email)
     context = tls_context(cafile)
     where = f"{host}:{port}"
     try:
@@ -143,6 +154,8 @@ def _login(client: IMAPClient, username: str, password: str, host: str, email: s
             f"{host} refuses passwords on this unencrypted connection for {email}: "
             "choose SSL/TLS (port 993) or STARTTLS"
         )
+    from imapclient.exceptions import LoginError
+
     try:
         client.login(username, password)
     except LoginError as e:
@@ -159,6 +172,8 @@ def _login(client: IMAPClient, username: str, password: str, host: str, email: s
 
 def _negotiate(client: IMAPClient, use_qresync: bool) -> Capabilities:
     """Send ID (RFC 2971) and ENABLE CONDSTORE/QRESYNC (RFC 5161, RFC 7162)."""
+    from emailsync.domain.model import Capabilities
+
     raw = frozenset(c.decode("ascii", "replace") for c in client.capabilities())
     if "ID" in raw:
         # Some providers (163.com) refuse mail access to clients that do not say who they are.
