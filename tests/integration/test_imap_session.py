@@ -245,6 +245,28 @@ def test_select_reports_uidvalidity_uidnext_exists_and_modseq(
     assert status.highestmodseq is not None and status.highestmodseq > 0
 
 
+@pytest.mark.parametrize("server_name", ["dovecot", "dovecot_basic"])
+def test_selecting_the_open_folder_again_sees_what_arrived_meanwhile(
+    request: pytest.FixtureRequest, server_name: str
+) -> None:
+    """The worker's pass re-opens the Inbox it IDLEd on by STATUS + NOOP, not SELECT:
+    the values must be those a SELECT would report, and the new mail visible."""
+    server: DovecotServer = request.getfixturevalue(server_name)
+    user = server.add_user(f"refresh{server_name}")
+    server.append(user, "INBOX", message(1))
+    with open_session(server, user) as session:
+        session.select("INBOX")
+        session.fetch_flags([1])
+        new_uid = server.append(user, "INBOX", message(2))
+        refreshed = session.select("INBOX")
+        assert session.search_uids(1) == [1, new_uid]
+        assert [m.uid for m in session.fetch_messages([new_uid], headers_only=True)] == [new_uid]
+        session.select("Sent")
+        reopened = session.select("INBOX")  # a real SELECT again
+    assert refreshed == reopened
+    assert refreshed.exists == 2 and refreshed.uidnext == new_uid + 1
+
+
 def test_selecting_a_missing_folder_is_folder_not_found(session: ImapSession) -> None:
     with pytest.raises(FolderNotFoundError, match=EMAIL):
         session.select("Nope")

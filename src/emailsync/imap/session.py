@@ -180,7 +180,16 @@ class ImapSession:
         return int(status[b"MESSAGES"])
 
     def select(self, name: str) -> FolderStatus:
-        """Open a folder read-only (EXAMINE, RFC 3501 §6.3.2): sync never changes it."""
+        """Open a folder read-only (EXAMINE, RFC 3501 §6.3.2): sync never changes it.
+
+        The folder open already (the worker IDLEs on the Inbox) is refreshed instead of
+        opened again: on a big mailbox a SELECT costs the server tens of milliseconds,
+        which new mail would wait for. NOOP brings this session's view up to date, then
+        STATUS reports it (Dovecot answers STATUS on the selected folder from the
+        session's view; RFC 9051 §6.3.11 allows the command there). The SEARCH that
+        follows runs on the same view, so what STATUS counts is what the pass sees."""
+        if name == self.selected:
+            return self._refresh_selected(name)
         self.selected = None  # a failed SELECT leaves no folder selected (RFC 3501 §6.3.1)
         try:
             with self._guard(f"opening folder {name!r}"):
@@ -203,6 +212,21 @@ class ImapSession:
             uidvalidity=int(response.get(b"UIDVALIDITY", 0)),
             uidnext=int(response.get(b"UIDNEXT", 0)),
             exists=int(response.get(b"EXISTS", 0)),
+            highestmodseq=int(modseq) if modseq is not None else None,
+        )
+
+    def _refresh_selected(self, name: str) -> FolderStatus:
+        items = ["UIDNEXT", "UIDVALIDITY", "MESSAGES"]
+        if self.capabilities.condstore:
+            items.append("HIGHESTMODSEQ")
+        with self._guard(f"refreshing folder {name!r}"):
+            self._client.noop()
+            status = self._client.folder_status(name, items)
+        modseq = status.get(b"HIGHESTMODSEQ")
+        return FolderStatus(
+            uidvalidity=int(status.get(b"UIDVALIDITY", 0)),
+            uidnext=int(status.get(b"UIDNEXT", 0)),
+            exists=int(status.get(b"MESSAGES", 0)),
             highestmodseq=int(modseq) if modseq is not None else None,
         )
 
