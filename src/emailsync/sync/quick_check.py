@@ -51,7 +51,6 @@ import imaplib
 import re
 import socket
 import sqlite3
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -517,25 +516,8 @@ def _unquote(quoted: bytes) -> str:
 
 
 def _imap_module(name: str) -> ModuleType:
-    """emailsync.imap.<name> without running emailsync/imap/__init__.py, which imports
-    the whole IMAP edge (imapclient and its metadata lookup, ~50 ms) to re-export it.
+    """emailsync.imap.<name>; the package loads its parts lazily, so this costs only
+    that module."""
+    import importlib
 
-    The module is loaded from its file and kept here, not in sys.modules: a normal pass
-    later in the same process imports its own copy. Once the package imports lazily,
-    this is a plain import."""
-    full = f"emailsync.imap.{name}"
-    if full in sys.modules:
-        return sys.modules[full]
-    if full not in _LOADED:
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location(full, PACKAGE / "imap" / f"{name}.py")
-        if spec is None or spec.loader is None:
-            raise Declined(f"cannot load {full}")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _LOADED[full] = module
-    return _LOADED[full]
-
-
-_LOADED: dict[str, ModuleType] = {}
+    return importlib.import_module(f"emailsync.imap.{name}")
