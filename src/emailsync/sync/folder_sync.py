@@ -59,6 +59,10 @@ HEADER_BATCH = 500  # UIDs per light FETCH
 BODY_CHUNK_BYTES = 8 * 1024 * 1024  # bodies per commit, by RFC822.SIZE
 DIRECT_BATCH = 100  # UIDs per body FETCH when no header round trip is needed
 DIRECT_CHUNK_BYTES = 4 * 1024 * 1024  # aimed-at bytes per direct batch (sizes unknown)
+# direct batches are committed together up to this many messages or bytes: each commit
+# rewrites the index pages it touched, so fewer, bigger commits write less
+COMMIT_MESSAGES = 400
+COMMIT_BYTES = 16 * 1024 * 1024
 PARALLEL_PARSE_MIN = 2000  # from this many new messages on, parse in a second process
 FLAG_BATCH = 2000
 
@@ -238,15 +242,16 @@ def _fetch_bodies_directly(
 ) -> None:
     """Bodies in batches sized by what the last batch weighed, so memory stays bounded
     without a round trip to ask for sizes first. On big passes a parser process parses
-    batch n while this process fetches batch n+1 and writes batch n-1; writes stay in UID
-    order, so the cursor still covers exactly what is committed."""
+    batch n while this process fetches batch n+1 and writes the batches before n (a few
+    per commit); writes stay in UID order, so the cursor still covers exactly what is
+    committed."""
     assert folder.window_start is not None
     pool = None
     if len(candidates) >= PARALLEL_PARSE_MIN:
         from emailsync.runtime.parse_pool import ParsePool
 
         pool = ParsePool()
-    pending: _DirectBatch | None = None
+    queued: list[_DirectBatch] = []  # fetched, parsed or parsing, not written yet
     size, start = DIRECT_BATCH, 0
     try:
         while start < len(candidates):
@@ -255,8 +260,8 @@ def _fetch_bodies_directly(
             try:
                 fetched = session.fetch_messages(batch, headers_only=False)
             except EmailsyncError:
-                if pending is not None:  # keep what arrived before the failure
-                    _write_direct(engine, ctx, folder, pending, result, progress)
+                if queued:  # keep what arrived before the failure
+                    _write_direct(engine, ctx, folder, queued, result, progress)
                 raise
             ready = [
                 m for m in fetched if m.raw is not None and m.internaldate >= folder.window_start
@@ -268,16 +273,22 @@ def _fetch_bodies_directly(
                 if pool
                 else parse_and_keep(raws, ctx.raw_files, ctx.account_id)
             )
-            if pending is not None:
-                _write_direct(engine, ctx, folder, pending, result, progress)
+            weight = sum(len(b.fetched) for b in queued), sum(b.raw_bytes for b in queued)
+            if queued and (weight[0] >= COMMIT_MESSAGES or weight[1] >= COMMIT_BYTES):
+                _write_direct(engine, ctx, folder, queued, result, progress)
+                queued = []
             final = start >= len(candidates)
-            pending = _DirectBatch(batch, ready, parsed, done_values if final else None)
+            queued.append(
+                _DirectBatch(
+                    batch, ready, parsed, sum(map(len, raws)), done_values if final else None
+                )
+            )
             # next batch: as many messages as fit DIRECT_CHUNK_BYTES at this batch's mean
             # size (up to three batches are in flight: fetched, parsing, being written)
             mean = sum(len(r) for r in raws) / max(len(raws), 1)
             size = max(1, min(DIRECT_BATCH, int(DIRECT_CHUNK_BYTES / max(mean, 1))))
-        if pending is not None:
-            _write_direct(engine, ctx, folder, pending, result, progress)
+        if queued:
+            _write_direct(engine, ctx, folder, queued, result, progress)
     finally:
         if pool is not None:
             pool.close()
@@ -290,6 +301,7 @@ class _DirectBatch:
     uids: list[int]
     fetched: list[FetchedMessage]
     parsed: Future[list[Digested]] | list[Digested]
+    raw_bytes: int
     done_values: dict[str, object] | None
 
 
@@ -297,21 +309,23 @@ def _write_direct(
     engine: sa.Engine,
     ctx: AccountContext,
     folder: Folder,
-    batch: _DirectBatch,
+    batches: list[_DirectBatch],
     result: FolderResult,
     progress: Progress,
 ) -> None:
-    parsed = batch.parsed if isinstance(batch.parsed, list) else batch.parsed.result()
+    """Write consecutive direct batches in one transaction."""
     keep = []
-    for fetched, digested in zip(batch.fetched, parsed, strict=True):
-        new = _new_message(ctx, folder, fetched, digested)
-        message = new.parsed
-        if screened_by_block(message.participants.emails(), ctx.own_emails, ctx.blocked):
-            result.skipped += 1
-            continue
-        keep.append(new)
-    _write(engine, ctx, folder, keep, [], batch.uids[-1], result, batch.done_values)
-    progress.advanced(folder.name, len(batch.uids))
+    for batch in batches:
+        parsed = batch.parsed if isinstance(batch.parsed, list) else batch.parsed.result()
+        for fetched, digested in zip(batch.fetched, parsed, strict=True):
+            new = _new_message(ctx, folder, fetched, digested)
+            if screened_by_block(new.parsed.participants.emails(), ctx.own_emails, ctx.blocked):
+                result.skipped += 1
+                continue
+            keep.append(new)
+    last = batches[-1]
+    _write(engine, ctx, folder, keep, [], last.uids[-1], result, last.done_values)
+    progress.advanced(folder.name, sum(len(b.uids) for b in batches))
 
 
 def rescan_folder(
