@@ -1,9 +1,11 @@
 """A parser process beside a big sync.
 
 The sync is CPU bound on one core (parsing, SQLite) while Dovecot idles on the other, so
-a second process parses one batch (and writes its raw files) while the sync process
-fetches the next and writes the last to the database. It only pays for itself on big
-passes: spawning it costs about 0.1 s. The process is spawned (not forked): the product
+a second process parses one batch while the sync process fetches the next and writes
+the last to the database; a thread of the sync process writes the raw files meanwhile
+(system calls that release the GIL: they fill the time the sync process would spend
+waiting for the parser). It only pays for itself on big passes: spawning the parser
+costs about 0.1 s. The process is spawned (not forked): the product
 runs threads, and a fork would copy their locks and open database connections. If the
 sync process is killed (kill -9 included), the parser notices its parent is gone within
 half a second and exits; nothing it held was ever committed.
@@ -15,27 +17,41 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
 
 from emailsync.domain.model import ParsedMessage
-from emailsync.mime.parse import parse_safely
+from emailsync.mime.parse import parse_batch, parse_safely
 from emailsync.store.raw import RawFiles, raw_digest
 
 Digested = tuple[ParsedMessage, str]  # a parsed message and the SHA-256 of its bytes
 
 
+def keep_raws(raws: list[bytes], raw_files: RawFiles | None, account_id: int) -> list[str]:
+    """The batch's digests, its raw files written (with `raw_files`)."""
+    digests = [raw_digest(raw) for raw in raws]
+    if raw_files is not None:
+        raw_files.put_many(account_id, zip(digests, raws, strict=True))
+    return digests
+
+
 def parse_and_keep(
     raws: list[bytes], raw_files: RawFiles | None, account_id: int
 ) -> list[Digested]:
-    """Parse a batch and, with `raw_files`, write the raw bytes too: the work that needs
-    the bytes, done wherever they are (in the parser process on big passes)."""
-    result = []
-    for raw in raws:
-        digest = raw_digest(raw)
-        if raw_files is not None:
-            raw_files.put(account_id, digest, raw)
-        result.append((parse_safely(raw), digest))
-    return result
+    """Everything a batch needs before it is written, in this process and thread."""
+    digests = keep_raws(raws, raw_files, account_id)
+    return [(parse_safely(raw), digest) for raw, digest in zip(raws, digests, strict=True)]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingBatch:
+    """A batch being parsed (parser process) and kept (raw-file thread)."""
+
+    parsed: Future[list[ParsedMessage]]
+    kept: Future[list[str]]
+
+    def result(self) -> list[Digested]:
+        return list(zip(self.parsed.result(), self.kept.result(), strict=True))
 
 
 class ParsePool:
@@ -48,14 +64,19 @@ class ParsePool:
             initializer=_exit_with_parent,
             initargs=(os.getpid(),),
         )
+        self._keeper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-files")
 
     def submit(
         self, raws: list[bytes], raw_files: RawFiles | None, account_id: int
-    ) -> Future[list[Digested]]:
-        return self._executor.submit(parse_and_keep, raws, raw_files, account_id)
+    ) -> PendingBatch:
+        return PendingBatch(
+            self._executor.submit(parse_batch, raws),
+            self._keeper.submit(keep_raws, raws, raw_files, account_id),
+        )
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._keeper.shutdown(wait=True, cancel_futures=True)
 
 
 def _exit_with_parent(parent_pid: int) -> None:

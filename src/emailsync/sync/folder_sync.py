@@ -24,7 +24,6 @@ not grow with the mailbox.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -47,7 +46,7 @@ from emailsync.domain.model import (
 from emailsync.errors import EmailsyncError
 from emailsync.imap.session import ImapSession
 from emailsync.mime.parse import parse_header_summary, parse_safely
-from emailsync.runtime.parse_pool import Digested, parse_and_keep
+from emailsync.runtime.parse_pool import Digested, PendingBatch, parse_and_keep
 from emailsync.store import accounts as account_store
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Folder
@@ -268,7 +267,7 @@ def _fetch_bodies_directly(
             ]
             result.skipped += len(fetched) - len(ready)
             raws = [m.raw or b"" for m in ready]
-            parsed: Future[list[Digested]] | list[Digested] = (
+            parsed: PendingBatch | list[Digested] = (
                 pool.submit(raws, ctx.raw_files, ctx.account_id)
                 if pool
                 else parse_and_keep(raws, ctx.raw_files, ctx.account_id)
@@ -300,7 +299,7 @@ def _fetch_bodies_directly(
 class _DirectBatch:
     uids: list[int]
     fetched: list[FetchedMessage]
-    parsed: Future[list[Digested]] | list[Digested]
+    parsed: PendingBatch | list[Digested]
     raw_bytes: int
     done_values: dict[str, object] | None
 
