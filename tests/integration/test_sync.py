@@ -324,6 +324,28 @@ def test_every_corpus_message_syncs_through_dovecot(
     assert set(raw) <= on_server and len(raw) == len(stored)
 
 
+def test_a_pass_outlasting_several_parser_processes_completes(
+    harness: Harness, dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parser process is replaced every RECYCLE_AFTER batches; none may be lost."""
+    from emailsync.runtime import parse_pool
+    from emailsync.sync import folder_sync
+
+    monkeypatch.setattr(folder_sync, "PARALLEL_PARSE_MIN", 1)
+    monkeypatch.setattr(folder_sync, "DIRECT_BATCH", 2)
+    monkeypatch.setattr(parse_pool, "RECYCLE_AFTER", 3)
+    user = fresh_user(dovecot)
+    with dovecot.client(user) as client:
+        for n in range(30):
+            client.append("INBOX", make_message(subject=f"r{n}"), msg_time=NOW - n * DAYS)
+    account = harness.connect(dovecot, user)
+    harness.ok("accounts", "configure", account, "--past-scope", "all")
+    harness.ok("sync", account, "--once")
+    assert sorted(m["subject"] for m in harness.messages(account)) == sorted(
+        f"r{n}" for n in range(30)
+    )
+
+
 def test_a_big_pass_parses_in_a_second_process_with_the_same_result(
     harness: Harness, dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

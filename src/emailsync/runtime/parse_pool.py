@@ -54,28 +54,46 @@ class PendingBatch:
         return list(zip(self.parsed.result(), self.kept.result(), strict=True))
 
 
+RECYCLE_AFTER = 100  # batches per parser process
+
+
 class ParsePool:
+    """Batches go to a parser process; a fresh one takes over every RECYCLE_AFTER
+    batches, so what its allocator kept cannot pile up. (Not ProcessPoolExecutor's
+    max_tasks_per_child: on Python 3.11 a 60,000-message pass hung when the worker
+    retired while a big batch was being written to it.)"""
+
     def __init__(self) -> None:
-        self._executor = ProcessPoolExecutor(
+        self._executor = self._parser()
+        self._retired: list[ProcessPoolExecutor] = []
+        self._batches = 0
+        self._keeper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-files")
+
+    @staticmethod
+    def _parser() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
-            # a fresh parser now and then: what its allocator kept cannot pile up
-            max_tasks_per_child=100,
             initializer=_exit_with_parent,
             initargs=(os.getpid(),),
         )
-        self._keeper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-files")
 
     def submit(
         self, raws: list[bytes], raw_files: RawFiles | None, account_id: int
     ) -> PendingBatch:
+        if self._batches >= RECYCLE_AFTER:
+            self._executor.shutdown(wait=False)  # its batches still finish, then it exits
+            self._retired.append(self._executor)
+            self._executor, self._batches = self._parser(), 0
+        self._batches += 1
         return PendingBatch(
             self._executor.submit(parse_batch, raws),
             self._keeper.submit(keep_raws, raws, raw_files, account_id),
         )
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        for executor in [*self._retired, self._executor]:
+            executor.shutdown(wait=True, cancel_futures=True)
         self._keeper.shutdown(wait=True, cancel_futures=True)
 
 
