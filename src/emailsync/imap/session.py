@@ -41,6 +41,7 @@ from emailsync.imap.folders import role_for
 log = logging.getLogger(__name__)
 
 FETCH_CHUNK = 500  # UIDs per FETCH command: keeps command lines short and memory bounded
+SIZE_CHUNK = 5000  # UIDs per size-only FETCH (a few bytes of answer each)
 HEADER_FIELDS = "MESSAGE-ID FROM SENDER REPLY-TO TO CC BCC"
 _SKIP_ATTRIBUTES = frozenset({"\\noselect", "\\nonexistent"})
 # Response codes that mean "try again later" (RFC 5530 §3).
@@ -323,6 +324,19 @@ class ImapSession:
                 if b"FLAGS" in data
             ]
         return sorted(changes, key=lambda c: c.uid)
+
+    def fetch_sizes(self, uids: Sequence[int]) -> dict[int, int]:
+        """RFC822.SIZE of the given UIDs: what a batch of their bodies will weigh."""
+        sizes: dict[int, int] = {}
+        for chunk in _chunks(sorted(set(uids)), SIZE_CHUNK):
+            with self._guard(f"fetching message sizes from {self.selected!r}"):
+                response = self._fetch_raw(chunk, ["RFC822.SIZE"])
+            sizes.update(
+                (uid, int(data[b"RFC822.SIZE"]))
+                for uid, data in response.items()
+                if b"RFC822.SIZE" in data
+            )
+        return sizes
 
     def changes_since(self, modseq: int) -> tuple[list[FlagChange], list[int] | None]:
         """Flag changes and expunged UIDs in the selected folder since `modseq`.

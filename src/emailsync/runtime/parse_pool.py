@@ -13,10 +13,12 @@ half a second and exits; nothing it held was ever committed.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -55,6 +57,24 @@ class PendingBatch:
 
 
 RECYCLE_AFTER = 100  # batches per parser process
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]  # glibc
+    except (OSError, AttributeError):
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def release_memory() -> None:
+    """Give the heap's free pages back to the system. Megabytes of message bytes pass
+    through every batch; glibc keeps what they leave behind in its heap, so without
+    this a 60,000-message pass ends tens of megabytes above a 12,000-message one."""
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 class ParsePool:

@@ -46,7 +46,12 @@ from emailsync.domain.model import (
 from emailsync.errors import EmailsyncError
 from emailsync.imap.session import ImapSession
 from emailsync.mime.parse import parse_header_summary, parse_safely
-from emailsync.runtime.parse_pool import Digested, PendingBatch, parse_and_keep
+from emailsync.runtime.parse_pool import (
+    Digested,
+    PendingBatch,
+    parse_and_keep,
+    release_memory,
+)
 from emailsync.store import accounts as account_store
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Folder
@@ -57,7 +62,7 @@ from emailsync.sync.progress import Progress
 HEADER_BATCH = 500  # UIDs per light FETCH
 BODY_CHUNK_BYTES = 8 * 1024 * 1024  # bodies per commit, by RFC822.SIZE
 DIRECT_BATCH = 100  # UIDs per body FETCH when no header round trip is needed
-DIRECT_CHUNK_BYTES = 4 * 1024 * 1024  # aimed-at bytes per direct batch (sizes unknown)
+DIRECT_CHUNK_BYTES = 4 * 1024 * 1024  # bytes per direct batch (one big message: alone)
 # direct batches are committed together up to this many messages or bytes: each commit
 # rewrites the index pages it touched, so fewer, bigger commits write less
 COMMIT_MESSAGES = 400
@@ -239,8 +244,8 @@ def _fetch_bodies_directly(
     progress: Progress,
     done_values: dict[str, object],
 ) -> None:
-    """Bodies in batches sized by what the last batch weighed, so memory stays bounded
-    without a round trip to ask for sizes first. On big passes a parser process parses
+    """Bodies in batches of at most DIRECT_BATCH messages and DIRECT_CHUNK_BYTES (sizes
+    from one light FETCH), so memory stays bounded. On big passes a parser process parses
     batch n while this process fetches batch n+1 and writes the batches before n (a few
     per commit); writes stay in UID order, so the cursor still covers exactly what is
     committed."""
@@ -251,11 +256,9 @@ def _fetch_bodies_directly(
 
         pool = ParsePool()
     queued: list[_DirectBatch] = []  # fetched, parsed or parsing, not written yet
-    size, start = DIRECT_BATCH, 0
+    batches = _by_weight(candidates, session.fetch_sizes(candidates))
     try:
-        while start < len(candidates):
-            batch = candidates[start : start + size]
-            start += len(batch)
+        for number, batch in enumerate(batches, 1):
             try:
                 fetched = session.fetch_messages(batch, headers_only=False)
             except EmailsyncError:
@@ -276,16 +279,14 @@ def _fetch_bodies_directly(
             if queued and (weight[0] >= COMMIT_MESSAGES or weight[1] >= COMMIT_BYTES):
                 _write_direct(engine, ctx, folder, queued, result, progress)
                 queued = []
-            final = start >= len(candidates)
+                if pool is not None:
+                    release_memory()
+            final = number == len(batches)
             queued.append(
                 _DirectBatch(
                     batch, ready, parsed, sum(map(len, raws)), done_values if final else None
                 )
             )
-            # next batch: as many messages as fit DIRECT_CHUNK_BYTES at this batch's mean
-            # size (up to three batches are in flight: fetched, parsing, being written)
-            mean = sum(len(r) for r in raws) / max(len(raws), 1)
-            size = max(1, min(DIRECT_BATCH, int(DIRECT_CHUNK_BYTES / max(mean, 1))))
         if queued:
             _write_direct(engine, ctx, folder, queued, result, progress)
     finally:
@@ -293,6 +294,24 @@ def _fetch_bodies_directly(
             pool.close()
     progress.folder_finished(folder.name)
     result.completed = True
+
+
+def _by_weight(uids: list[int], sizes: dict[int, int]) -> list[list[int]]:
+    """Consecutive UIDs in batches of at most DIRECT_BATCH and DIRECT_CHUNK_BYTES. UIDs
+    without a size (expunged meanwhile) ride along: the FETCH skips them."""
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    weight = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if batch and (len(batch) == DIRECT_BATCH or weight + size > DIRECT_CHUNK_BYTES):
+            batches.append(batch)
+            batch, weight = [], 0
+        batch.append(uid)
+        weight += size
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 @dataclass(slots=True)
