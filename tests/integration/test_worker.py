@@ -52,8 +52,11 @@ def test_new_mail_reaches_the_store_while_the_worker_idles(
                 break
             time.sleep(0.1)
         assert arrived is not None, "new mail did not arrive while the worker idled"
+        time.sleep(0.5)  # back to IDLE
     finally:
+        stopped_at = time.monotonic()
         stop.set()
         worker.join(timeout=10)
         engine.dispose()
     assert not worker.is_alive(), "the worker did not stop"
+    assert time.monotonic() - stopped_at < 3, "a stop request waited for the IDLE to end"

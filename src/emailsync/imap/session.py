@@ -19,7 +19,7 @@ import imaplib
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, BinaryIO
 
@@ -382,32 +382,43 @@ class ImapSession:
 
     # -- waiting --------------------------------------------------------------------
 
-    def idle_wait(self, timeout: float) -> bool:
+    def idle_wait(self, timeout: float, stop: Callable[[], bool] | None = None) -> bool:
         """Wait up to `timeout` seconds for the selected folder to change (IDLE, RFC 2177).
 
-        True when the server reported new, expunged or changed messages. Without IDLE
-        it sleeps and asks with NOOP. Keep `timeout` under 29 minutes (RFC 2177 §3).
+        True when the server reported new, expunged or changed messages. One IDLE for
+        the whole wait, its responses read in slices of a second so that `stop()` is
+        noticed soon: ending and re-issuing IDLE every second cost new mail a good
+        part of a second on a big mailbox. Without IDLE it sleeps and asks with NOOP.
+        Keep `timeout` under 29 minutes (RFC 2177 §3).
         """
+        deadline = time.monotonic() + timeout
         with self._guard(f"waiting for changes in {self.selected!r}"):
             if not self.capabilities.idle:
-                time.sleep(timeout)
+                while time.monotonic() < deadline and not (stop and stop()):
+                    time.sleep(min(1.0, max(deadline - time.monotonic(), 0)))
                 _, responses = self._client.noop()
-            else:
-                self._client.idle()
-                try:
-                    responses = self._client.idle_check(timeout=timeout)
-                finally:
-                    _, more = self._client.idle_done()
-                responses = [*responses, *more]
-        return any(
-            isinstance(part, bytes) and part.upper() in _CHANGE_RESPONSES
-            for response in responses
-            if isinstance(response, tuple)
-            for part in response[:2]
-        )
+                return _any_change(responses)
+            self._client.idle()
+            changed = False
+            try:
+                while not changed and time.monotonic() < deadline and not (stop and stop()):
+                    slice_ = min(1.0, max(deadline - time.monotonic(), 0.0))
+                    changed = _any_change(self._client.idle_check(timeout=slice_))
+            finally:
+                _, more = self._client.idle_done()
+            return changed or _any_change(more)
 
 
 # -- helpers ----------------------------------------------------------------------------
+
+
+def _any_change(responses: Sequence[Any]) -> bool:
+    return any(
+        isinstance(part, bytes) and part.upper() in _CHANGE_RESPONSES
+        for response in responses
+        if isinstance(response, tuple)
+        for part in response[:2]
+    )
 
 
 def parse_vanished(data: bytes | str) -> list[int]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -77,13 +76,11 @@ def run_account(
 
 
 def _wait_for_mail(session: ImapSession, stop: threading.Event, poll_seconds: float) -> None:
-    """IDLE on the Inbox in short slices so a stop request is noticed within a second."""
-    deadline = time.monotonic() + poll_seconds
+    """IDLE on the Inbox until mail arrives, `poll_seconds` pass or a stop request
+    (noticed within a second)."""
     try:
         session.select("INBOX")
     except EmailsyncError:
         stop.wait(poll_seconds)
         return
-    while not stop.is_set() and time.monotonic() < deadline:
-        if session.idle_wait(timeout=1.0):
-            return
+    session.idle_wait(timeout=poll_seconds, stop=stop.is_set)
