@@ -169,20 +169,27 @@ def latency(args: argparse.Namespace) -> dict:
     finally:
         stop.set()
         worker.join(timeout=15)
-    reference = _dovecot_idle_reference(args, appender)
+    reference = _dovecot_idle_reference(args, appender, readonly=False)
+    readonly_reference = _dovecot_idle_reference(args, appender, readonly=True)
     appender.logout()
     return {
         "append_to_store_ms": _stats(store_ms),
         "append_roundtrip_ms": _stats(append_ms),
         "dovecot_append_to_exists_ms": reference,
+        # the worker IDLEs on a read-only (EXAMINE) Inbox, so as not to take the
+        # \Recent flag from the user's own mail program; Dovecot tells such a session
+        # later than a read-write one
+        "dovecot_append_to_exists_readonly_ms": readonly_reference,
     }
 
 
-def _dovecot_idle_reference(args: argparse.Namespace, appender: IMAPClient) -> dict:
+def _dovecot_idle_reference(
+    args: argparse.Namespace, appender: IMAPClient, *, readonly: bool
+) -> dict:
     """Dovecot's own notification latency: APPEND on one connection -> `* n EXISTS`
-    seen by another connection that IDLEs on INBOX."""
+    seen by another connection that IDLEs on INBOX (opened read-only: EXAMINE)."""
     watcher = _imap(args)
-    watcher.select_folder("INBOX")
+    watcher.select_folder("INBOX", readonly=readonly)
     watcher.idle()
     seen: list[float] = []
     arrived = threading.Event()

@@ -329,7 +329,9 @@ def markdown(result: dict) -> str:
         lines.append(
             f"New mail: APPEND → store median {lat['append_to_store_ms']['median']:.0f} ms "
             f"(p90 {lat['append_to_store_ms']['p90']:.0f}); Dovecot APPEND → EXISTS median "
-            f"{lat['dovecot_append_to_exists_ms']['median']:.1f} ms."
+            f"{lat['dovecot_append_to_exists_ms']['median']:.1f} ms to a read-write "
+            f"session, {lat['dovecot_append_to_exists_readonly_ms']['median']:.1f} ms to a "
+            "read-only one like the worker's."
         )
     return "\n".join(lines)
 
