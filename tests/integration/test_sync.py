@@ -372,3 +372,56 @@ def test_a_big_pass_parses_in_a_second_process_with_the_same_result(
     assert all(
         data is not None and hashlib.sha256(data).hexdigest() == d for d, data in raw.items()
     )
+
+
+def test_an_unchanged_folder_is_not_opened_again(
+    harness: Harness, dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With CONDSTORE a STATUS that matches the last pass spares the SELECT; any change
+    (here a new sent message, then a flag change) still gets the folder opened."""
+    from emailsync.config import Settings
+    from emailsync.imap.session import ImapSession
+    from emailsync.store import accounts as account_store
+    from emailsync.store.db import open_database, reading
+    from emailsync.sync.account_sync import open_session, sync_account
+
+    user = fresh_user(dovecot)
+    dovecot.append(user, "Sent", make_message(subject="s1"), internaldate=NOW - DAYS)
+    account_ref = harness.connect(dovecot, user)
+    harness.ok("accounts", "configure", account_ref, "--past-scope", "all")
+    harness.ok("sync", account_ref, "--once")
+    opened: list[str] = []
+    real_select = ImapSession.select
+
+    def select(self: ImapSession, name: str) -> object:
+        if name != self.selected:
+            opened.append(name)
+        return real_select(self, name)
+
+    monkeypatch.setattr(ImapSession, "select", select)
+    settings = Settings.from_environment()
+    engine = open_database(settings)
+    with reading(engine) as conn:
+        account = account_store.find_account(conn, account_ref)
+    session = open_session(settings, account)
+    try:
+        session.select("INBOX")
+        opened.clear()
+        sync_account(settings, engine, account, session=session)
+        assert opened == []
+        uid = dovecot.append(user, "Sent", make_message(subject="s2"))
+        assert sync_account(settings, engine, account, session=session).new_messages == 1
+        assert opened == ["Sent"]
+        session.select("INBOX")
+        opened.clear()
+        with dovecot.client(user) as client:
+            client.select_folder("Sent")
+            client.add_flags([uid], [b"\\Flagged"])
+        assert (
+            sync_account(settings, engine, account, session=session).folders["Sent"].flag_updates
+            == 1
+        )
+    finally:
+        session.close()
+        engine.dispose()
+    assert subjects(harness.messages(account_ref)) == ["s1", "s2"]

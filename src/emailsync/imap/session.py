@@ -217,11 +217,17 @@ class ImapSession:
         )
 
     def _refresh_selected(self, name: str) -> FolderStatus:
+        with self._guard(f"refreshing folder {name!r}"):
+            self._client.noop()
+        return self.status(name)
+
+    def status(self, name: str) -> FolderStatus:
+        """A folder's counters without opening it (STATUS, RFC 3501 §6.3.10; with
+        CONDSTORE also HIGHESTMODSEQ, RFC 7162 §3.1.6)."""
         items = ["UIDNEXT", "UIDVALIDITY", "MESSAGES"]
         if self.capabilities.condstore:
             items.append("HIGHESTMODSEQ")
-        with self._guard(f"refreshing folder {name!r}"):
-            self._client.noop()
+        with self._guard(f"asking for the status of folder {name!r}"):
             status = self._client.folder_status(name, items)
         modseq = status.get(b"HIGHESTMODSEQ")
         return FolderStatus(

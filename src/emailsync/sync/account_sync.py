@@ -109,15 +109,14 @@ def _pass(
     rescan_for: frozenset[str] | None = None,
 ) -> PassResult:
     server = session.list_folders()
+    chosen = set(selected_folders(account.conditions, server))
+    names = folders_to_sync(account.conditions, server)
     with engine.begin() as conn:
         started_at = account_store.mark_sync_started(conn, account.id, datetime.now(UTC))
         account_store.set_state(conn, account.id, "syncing", error=None, keep_user_state=True)
         stored = account_store.record_server_folders(conn, account.id, server)
         contacts = directory.contact_emails(conn)
         blocked = blocking.patterns(conn, account.user_id)
-    chosen = set(selected_folders(account.conditions, server))
-    names = folders_to_sync(account.conditions, server)
-    with engine.begin() as conn:
         forgotten = message_store.forget_folders(conn, account.id, keep=names)
     ctx = AccountContext(
         account_id=account.id,

@@ -43,7 +43,7 @@ from emailsync.domain.model import (
     HeaderSummary,
     Participants,
 )
-from emailsync.errors import EmailsyncError
+from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
 from emailsync.imap.session import ImapSession
 from emailsync.mime.parse import parse_header_summary, parse_safely
 from emailsync.runtime.parse_pool import (
@@ -107,6 +107,9 @@ def sync_folder(
     progress: Progress,
 ) -> FolderResult:
     result = FolderResult()
+    if _unchanged_on_server(session, folder):
+        result.completed = True
+        return result
     status = session.select(folder.name)
     folder = _prepare(engine, folder, status, window_start)
     if folder.uid_cursor > 0:
@@ -115,9 +118,39 @@ def sync_folder(
     return result
 
 
+def _unchanged_on_server(session: ImapSession, folder: Folder) -> bool:
+    """A folder synced before whose STATUS matches what the last pass recorded has
+    nothing new, nothing expunged and no flag changed (CONDSTORE: every change raises
+    HIGHESTMODSEQ, RFC 7162 §3.1), so it is not opened: the worker keeps its Inbox
+    selected for IDLE, and a SELECT of a big folder costs the server tens of ms."""
+    if (
+        not session.capabilities.condstore
+        or folder.name == session.selected  # refreshing it is cheaper than STATUS
+        or folder.uidvalidity is None
+        or folder.remapping
+        or folder.highestmodseq is None
+        or folder.last_error is not None
+    ):
+        return False
+    try:
+        status = session.status(folder.name)
+    except (ConnectionSetupError, TransientError):
+        raise
+    except EmailsyncError:  # gone or refused: the SELECT that follows says it properly
+        return False
+    return (status.uidvalidity, status.uidnext, status.exists, status.highestmodseq) == (
+        folder.uidvalidity,
+        folder.uidnext,
+        folder.server_messages,
+        folder.highestmodseq,
+    )
+
+
 def _prepare(
     engine: sa.Engine, folder: Folder, status: FolderStatus, window_start: datetime
 ) -> Folder:
+    if folder.uidvalidity is not None and folder.uidvalidity == status.uidvalidity:
+        return folder  # the usual pass: nothing to record before looking at changes
     with engine.begin() as conn:
         if folder.uidvalidity is None:
             account_store.update_folder(
