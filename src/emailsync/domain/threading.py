@@ -88,20 +88,29 @@ def connected(a: MessageNode, b: MessageNode) -> bool:
     return reference_edge(a, b) or provider_edge(a, b) or subject_edge(a, b)
 
 
+class UnionFind:
+    """Disjoint sets of keys; a set is named by its smallest key."""
+
+    def __init__(self, keys: Iterable[int]) -> None:
+        self._parent = {k: k for k in keys}
+
+    def find(self, key: int) -> int:
+        parent = self._parent
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self._parent[max(ra, rb)] = min(ra, rb)
+
+
 def group(nodes: Sequence[MessageNode]) -> list[frozenset[int]]:
     """The threads of a set of messages, as sets of keys (sorted by smallest key)."""
-    parent = {n.key: n.key for n in nodes}
-
-    def find(k: int) -> int:
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
-    def union(a: int, b: int) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+    sets = UnionFind(n.key for n in nodes)
+    find, union = sets.find, sets.union
 
     # Index by the values an edge can share, so this is not quadratic on big mailboxes.
     by_ref: dict[str, list[int]] = {}

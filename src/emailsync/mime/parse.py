@@ -99,18 +99,7 @@ def parse_safely(raw: bytes) -> ParsedMessage:
     try:
         return parse_message(raw)
     except Exception as exc:
-        return ParsedMessage(
-            message_id="",
-            in_reply_to="",
-            references=(),
-            date=None,
-            subject="",
-            participants=Participants(),
-            text_body="",
-            html_body="",
-            attachments=(),
-            defects=(f"parser failed: {type(exc).__name__}",),
-        )
+        return _empty_message((f"parser failed: {type(exc).__name__}",))
 
 
 def parse_batch(raws: list[bytes]) -> list[ParsedMessage]:

@@ -31,7 +31,7 @@ from emailsync.store.tables import (
     persons,
 )
 from emailsync.store.threads import (
-    NewNode,
+    ThreadFacts,
     place_in_threads,
     reference_rows,
     refresh_account_threads,
@@ -117,11 +117,12 @@ def write_batch(
         for item, pk in zip(items, allocate_ids(conn, messages, len(items)), strict=True):
             ids[item.key] = pk
         nodes = {ids[i.key]: _thread_node(ids[i.key], i) for i in items}
-        placement = place_in_threads(conn, account_id, nodes, default_sharing)
+        facts = {ids[i.key]: ThreadFacts(i.fetched.internaldate, i.parsed.subject) for i in items}
+        placement = place_in_threads(conn, account_id, nodes, default_sharing, facts)
         _insert_messages(
             conn, account_id, items, now, ids, placement.thread_of, raw_in_table=raw_files is None
         )
-        insert_many(conn, message_references, reference_rows(n.node for n in nodes.values()))
+        insert_many(conn, message_references, reference_rows(nodes.values()))
         refresh_threads(conn, placement.stale)
         auto_link_deals(conn, set(placement.thread_of.values()))
     created = len(fresh)
@@ -143,25 +144,17 @@ def write_batch(
     return created
 
 
-def _thread_node(message_pk: int, item: NewMessage) -> NewNode:
+def _thread_node(message_pk: int, item: NewMessage) -> MessageNode:
     """What the threader needs, from the batch in memory (the same values
     store.threads reads back from the rows)."""
     parsed, people = item.parsed, item.parsed.participants
-    return NewNode(
-        MessageNode(
-            key=message_pk,
-            message_id=parsed.message_id,
-            references=tuple(
-                x for x in dict.fromkeys([*parsed.references, parsed.in_reply_to]) if x
-            ),
-            subject_key=subject_key(parsed.subject),
-            participants=frozenset(
-                a.email for a in (*people.from_, *people.to, *people.cc) if a.email
-            ),
-            date=parsed.date or item.fetched.internaldate,
-        ),
-        internaldate=item.fetched.internaldate,
-        subject=parsed.subject,
+    return MessageNode(
+        key=message_pk,
+        message_id=parsed.message_id,
+        references=tuple(x for x in dict.fromkeys([*parsed.references, parsed.in_reply_to]) if x),
+        subject_key=subject_key(parsed.subject),
+        participants=frozenset(a.email for a in (*people.from_, *people.to, *people.cc) if a.email),
+        date=parsed.date or item.fetched.internaldate,
     )
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from emailsync.domain.threading import SUBJECT_GAP, MessageNode, neighbours
+from emailsync.domain.threading import SUBJECT_GAP, MessageNode, UnionFind, neighbours
 from emailsync.errors import UsageError
 from emailsync.store.bulk import insert_many
 from emailsync.store.db import allocate_ids
@@ -32,11 +32,10 @@ THREAD_FIELDS = ("from", "to", "cc")  # Bcc is private: never a reason to join t
 
 
 @dataclass(frozen=True, slots=True)
-class NewNode:
-    """A message being stored, as the threader sees it, plus what its thread row shows
-    (so a thread made of new messages only is written once, complete)."""
+class ThreadFacts:
+    """What a message being stored adds to its thread row, so a thread made of new
+    messages only is written once, complete."""
 
-    node: MessageNode
     internaldate: datetime
     subject: str
 
@@ -179,14 +178,13 @@ class Placement:
 def place_in_threads(
     conn: sa.Connection,
     account_id: int,
-    new_messages: dict[int, MessageNode] | dict[int, NewNode],
+    new: dict[int, MessageNode],
     default_sharing: str,
+    facts: dict[int, ThreadFacts] | None = None,
 ) -> Placement:
     """Decide the thread of each new message (keyed by its id, which need not be in the
     table yet): join, merge, or create threads. Writes threads only; the caller writes
-    the messages' thread_id. With NewNode facts, new threads are written complete."""
-    facts = {k: n for k, n in new_messages.items() if isinstance(n, NewNode)}
-    new = {k: n.node if isinstance(n, NewNode) else n for k, n in new_messages.items()}
+    the messages' thread_id. With `facts`, new threads are written complete."""
     stored_ids = _candidates(conn, account_id, list(new.values())) - set(new)
     stored = _nodes(conn, sorted(stored_ids))
     thread_of: dict[int, int] = {}
@@ -202,18 +200,8 @@ def place_in_threads(
             if r.thread_manual:
                 manual.add(r.id)
     everyone = {**stored, **new}
-    parent = {k: k for k in everyone}
-
-    def find(k: int) -> int:
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
-    def union(a: int, b: int) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+    sets = UnionFind(everyone)
+    find, union = sets.find, sets.union
 
     by_thread: dict[int, int] = {}
     for k, t in thread_of.items():  # stored messages of one thread belong together
@@ -253,9 +241,8 @@ def place_in_threads(
             result.update(dict.fromkeys(members, _merge(conn, threads_in)))
         else:
             fresh.append(members)
-    facts_of_all = facts if len(facts) == len(new) else None
-    result.update(_new_threads(conn, account_id, fresh, default_sharing, facts_of_all))
-    complete = {result[members[0]] for members in fresh} if facts_of_all else set()
+    result.update(_new_threads(conn, account_id, fresh, default_sharing, facts))
+    complete = {result[members[0]] for members in fresh} if facts else set()
     return Placement(result, set(result.values()) - complete)
 
 
@@ -264,7 +251,7 @@ def _new_threads(
     account_id: int,
     components: list[list[int]],
     default_sharing: str,
-    facts: dict[int, NewNode] | None,
+    facts: dict[int, ThreadFacts] | None,
 ) -> dict[int, int]:
     """One new thread per component, in one statement; with `facts`, counted and dated
     already (what refresh_threads would find)."""

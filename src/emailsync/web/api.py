@@ -15,7 +15,7 @@ from emailsync.store.accounts import Account
 from emailsync.store.directory import User
 from emailsync.web import accounts as svc
 from emailsync.web import mail_view as mv
-from emailsync.web.inbox import attachment_response
+from emailsync.web.inbox import attachment_download
 from emailsync.web.security import api_user
 
 Problem = {"model": dict, "description": '{"detail": "a sentence saying what is wrong"}'}
@@ -415,12 +415,4 @@ def message(request: Request, user: ApiUser, thread_id: int, message_id: int) ->
 def attachment(
     request: Request, user: ApiUser, thread_id: int, message_id: int, index: int
 ) -> Response:
-    data = mv.attachment(
-        request.app.state.engine,
-        user.id,
-        thread_id,
-        message_id,
-        index,
-        raw_files=request.app.state.settings.raw_files,
-    )
-    return attachment_response(data)
+    return attachment_download(request, user.id, thread_id, message_id, index)

@@ -20,8 +20,9 @@ through the app's handlers (web/app.py), conflicts are 409, bad bodies 422.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -320,15 +321,29 @@ def _addresses(raw: list[str]) -> list[str]:
 # organisations
 
 
-def _organisation(engine: sa.Engine, user: User, org_id: int) -> crm.Organisation:
+Record = TypeVar("Record", crm.Organisation, crm.Deal)
+
+
+def _visible(
+    engine: sa.Engine,
+    user: User,
+    read: Callable[[sa.Connection, int], Record],
+    record_id: int,
+    kind: str,
+) -> Record:
+    """The record, if the user may see it; the same answer when it does not exist."""
     with reading(engine) as conn:
         try:
-            org = crm.get_organisation(conn, org_id)
+            record: Record | None = read(conn, record_id)
         except UsageError:
-            org = None
-    if org is None or not _sees(user, org):
-        raise NotFound(f"There is no organisation {org_id} you can see")
-    return org
+            record = None
+    if record is None or not _sees(user, record):
+        raise NotFound(f"There is no {kind} {record_id} you can see")
+    return record
+
+
+def _organisation(engine: sa.Engine, user: User, org_id: int) -> crm.Organisation:
+    return _visible(engine, user, crm.get_organisation, org_id, "organisation")
 
 
 def _organisation_out(org: crm.Organisation) -> OrganisationOut:
@@ -345,14 +360,7 @@ def _organisation_out(org: crm.Organisation) -> OrganisationOut:
 
 
 def _deal(engine: sa.Engine, user: User, deal_id: int) -> crm.Deal:
-    with reading(engine) as conn:
-        try:
-            deal = crm.get_deal(conn, deal_id)
-        except UsageError:
-            deal = None
-    if deal is None or not _sees(user, deal):
-        raise NotFound(f"There is no deal {deal_id} you can see")
-    return deal
+    return _visible(engine, user, crm.get_deal, deal_id, "deal")
 
 
 def _deal_out(deal: crm.Deal) -> DealOut:

@@ -88,6 +88,22 @@ def message_body(
     )
 
 
+def attachment_download(
+    request: Request, user_id: int, thread_id: int, message_id: int, index: int
+) -> Response:
+    """An attachment the user may see, read from the raw message: the page's and the
+    API's download."""
+    data = mv.attachment(
+        request.app.state.engine,
+        user_id,
+        thread_id,
+        message_id,
+        index,
+        raw_files=request.app.state.settings.raw_files,
+    )
+    return attachment_response(data)
+
+
 def attachment_response(data: bodies.AttachmentData) -> Response:
     inline = data.content_type in bodies.INLINE_SAFE_TYPES
     quoted = data.filename.replace("\\", "_").replace('"', "_").replace("\r", "").replace("\n", "")
@@ -108,12 +124,4 @@ def attachment_response(data: bodies.AttachmentData) -> Response:
 def attachment(
     request: Request, user: CurrentUser, thread_id: int, message_id: int, index: int
 ) -> Response:
-    data = mv.attachment(
-        request.app.state.engine,
-        user.id,
-        thread_id,
-        message_id,
-        index,
-        raw_files=request.app.state.settings.raw_files,
-    )
-    return attachment_response(data)
+    return attachment_download(request, user.id, thread_id, message_id, index)
