@@ -8,6 +8,8 @@ seeds mail with APPEND (INTERNALDATE set, as the window is judged by it), runs
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from emailsync.store.raw import SWEEP_MIN_AGE
 from support.dovecot import DovecotServer
 from support.harness import Harness
 from support.mail import make_message
@@ -425,3 +428,52 @@ def test_an_unchanged_folder_is_not_opened_again(
         session.close()
         engine.dispose()
     assert subjects(harness.messages(account_ref)) == ["s1", "s2"]
+
+
+def test_deleted_mail_leaves_its_pack_and_the_rest_is_compacted(
+    sqlite_harness: Harness, dovecot: DovecotServer
+) -> None:
+    """Raw packs (store/raw.py): after most of a pack's messages are gone on the server,
+    a pass rewrites the survivors into a new pack and a later pass sweeps the old one;
+    every stored message reads back byte for byte throughout."""
+    harness = sqlite_harness
+    user = fresh_user(dovecot)
+    with dovecot.client(user) as client:
+        for n in range(12):
+            client.append("INBOX", make_message(subject=f"c{n}"), msg_time=NOW - n * DAYS)
+    account = harness.connect(dovecot, user)
+    harness.ok("accounts", "configure", account, "--past-scope", "all")
+    harness.ok("sync", account, "--once")
+    packs = sorted((harness.home / "raw").rglob("*.pack"))
+    assert len(packs) == 1  # one batch, one pack
+
+    def age_packs() -> None:
+        old = time.time() - SWEEP_MIN_AGE - 60
+        for pack in (harness.home / "raw").rglob("*.pack"):
+            os.utime(pack, (old, old))
+
+    def raw_intact() -> dict[str, bytes | None]:
+        raw = harness.raw_copies()
+        assert all(
+            data is not None and hashlib.sha256(data).hexdigest() == d for d, data in raw.items()
+        )
+        return raw
+
+    age_packs()
+    with dovecot.client(user) as client:
+        client.select_folder("INBOX")
+        uids = sorted(client.search())
+        client.delete_messages(uids[:8])
+        client.expunge()
+    harness.ok("sync", account, "--once")
+    assert len(raw_intact()) == 4
+    now_packs = sorted((harness.home / "raw").rglob("*.pack"))
+    assert packs[0] in now_packs and len(now_packs) == 2  # rewritten; the old one still there
+    age_packs()
+    with dovecot.client(user) as client:
+        client.select_folder("INBOX")
+        client.delete_messages(uids[8:9])
+        client.expunge()
+    harness.ok("sync", account, "--once")
+    assert len(raw_intact()) == 3
+    assert packs[0] not in sorted((harness.home / "raw").rglob("*.pack"))

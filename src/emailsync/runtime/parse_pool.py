@@ -24,25 +24,26 @@ from dataclasses import dataclass
 
 from emailsync.domain.model import ParsedMessage
 from emailsync.mime.parse import parse_batch, parse_safely
-from emailsync.store.raw import RawFiles, raw_digest
+from emailsync.store.raw import RawFiles, RawSpot, raw_digest
 
-Digested = tuple[ParsedMessage, str]  # a parsed message and the SHA-256 of its bytes
+Kept = tuple[str, RawSpot | None]  # the SHA-256 of a message's bytes, where they lie
+Digested = tuple[ParsedMessage, Kept]
 
 
-def keep_raws(raws: list[bytes], raw_files: RawFiles | None, account_id: int) -> list[str]:
-    """The batch's digests, its raw files written (with `raw_files`)."""
+def keep_raws(raws: list[bytes], raw_files: RawFiles | None, account_id: int) -> list[Kept]:
+    """The batch's digests, and with `raw_files` the batch written as one pack."""
     digests = [raw_digest(raw) for raw in raws]
-    if raw_files is not None:
-        raw_files.put_many(account_id, zip(digests, raws, strict=True))
-    return digests
+    if raw_files is None:
+        return [(digest, None) for digest in digests]
+    return list(zip(digests, raw_files.write_pack(account_id, raws), strict=True))
 
 
 def parse_and_keep(
     raws: list[bytes], raw_files: RawFiles | None, account_id: int
 ) -> list[Digested]:
     """Everything a batch needs before it is written, in this process and thread."""
-    digests = keep_raws(raws, raw_files, account_id)
-    return [(parse_safely(raw), digest) for raw, digest in zip(raws, digests, strict=True)]
+    kept = keep_raws(raws, raw_files, account_id)
+    return [(parse_safely(raw), k) for raw, k in zip(raws, kept, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ class PendingBatch:
     """A batch being parsed (parser process) and kept (raw-file thread)."""
 
     parsed: Future[list[ParsedMessage]]
-    kept: Future[list[str]]
+    kept: Future[list[Kept]]
 
     def result(self) -> list[Digested]:
         return list(zip(self.parsed.result(), self.kept.result(), strict=True))

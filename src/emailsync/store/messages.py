@@ -18,7 +18,7 @@ from emailsync.domain.threading import MessageNode, subject_key
 from emailsync.store.bulk import insert_many
 from emailsync.store.conversations import auto_link_deals
 from emailsync.store.db import allocate_ids
-from emailsync.store.raw import RawFiles
+from emailsync.store.raw import RawFiles, RawSpot
 from emailsync.store.tables import (
     accounts,
     folders,
@@ -60,7 +60,7 @@ class NewMessage:
     parsed: ParsedMessage
     direction: str
     digest: str  # SHA-256 of the raw bytes (hex)
-    raw_kept: bool = False  # already written to RawFiles (by the parser process)
+    raw_spot: RawSpot | None = None  # already written to a pack (runtime/parse_pool.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,18 +110,13 @@ def write_batch(
             fresh[item.key] = item
     if fresh:
         items = list(fresh.values())
-        if raw_files is not None:
-            raw_files.put_many(
-                account_id, [(i.digest, i.fetched.raw or b"") for i in items if not i.raw_kept]
-            )
+        spots = _raw_spots(raw_files, account_id, items)
         for item, pk in zip(items, allocate_ids(conn, messages, len(items)), strict=True):
             ids[item.key] = pk
         nodes = {ids[i.key]: _thread_node(ids[i.key], i) for i in items}
         facts = {ids[i.key]: ThreadFacts(i.fetched.internaldate, i.parsed.subject) for i in items}
         placement = place_in_threads(conn, account_id, nodes, default_sharing, facts)
-        _insert_messages(
-            conn, account_id, items, now, ids, placement.thread_of, raw_in_table=raw_files is None
-        )
+        _insert_messages(conn, account_id, items, now, ids, placement.thread_of, spots)
         insert_many(conn, message_references, reference_rows(nodes.values()))
         refresh_threads(conn, placement.stale)
         auto_link_deals(conn, set(placement.thread_of.values()))
@@ -174,6 +169,18 @@ def _address_groups(parsed: ParsedMessage) -> dict[str, tuple]:
     }
 
 
+def _raw_spots(
+    raw_files: RawFiles | None, account_id: int, items: list[NewMessage]
+) -> list[RawSpot] | None:
+    """Where each message's bytes lie, the ones not written yet written now as one pack;
+    None: they go into the message_raw table."""
+    if raw_files is None:
+        return None
+    unwritten = [i for i in items if i.raw_spot is None]
+    written = iter(raw_files.write_pack(account_id, [i.fetched.raw or b"" for i in unwritten]))
+    return [i.raw_spot if i.raw_spot is not None else next(written) for i in items]
+
+
 def _message_row(account_id: int, item: NewMessage, now: datetime) -> dict[str, object]:
     parsed, fetched = item.parsed, item.fetched
     groups = _address_groups(parsed)
@@ -219,19 +226,21 @@ def _insert_messages(
     now: datetime,
     ids: dict[str, int],
     thread_of: dict[int, int],
-    *,
-    raw_in_table: bool,
+    spots: list[RawSpot] | None,
 ) -> None:
-    """Insert messages (ids and threads chosen), their participants (and raw bytes) with
-    one statement each."""
+    """Insert messages (ids, threads and raw spots chosen), their participants (and raw
+    bytes, without spots) with one statement each."""
     rows = []
-    for item in items:
+    for number, item in enumerate(items):
         row = _message_row(account_id, item, now)
         row["id"] = ids[item.key]
         row["thread_id"] = thread_of[row["id"]]
+        if spots is not None:
+            spot = spots[number]
+            row.update(raw_pack=spot.pack, raw_offset=spot.offset, raw_length=spot.length)
         rows.append(row)
     insert_many(conn, messages, rows)
-    if raw_in_table:
+    if spots is None:
         insert_many(
             conn,
             message_raw,
@@ -337,13 +346,52 @@ def delete_orphans(conn: sa.Connection, account_id: int) -> int:
     return removed
 
 
-def raw_digests(conn: sa.Connection, account_id: int) -> set[str]:
-    """The raw files the account's messages reference (store.raw.RawFiles.sweep)."""
+def raw_pack_usage(conn: sa.Connection, account_id: int) -> dict[str, int]:
+    """The packs the account's messages reference, with the bytes they use in each."""
+    rows = conn.execute(
+        sa.select(messages.c.raw_pack, sa.func.sum(messages.c.raw_length))
+        .where(messages.c.account_id == account_id, messages.c.raw_pack.is_not(None))
+        .group_by(messages.c.raw_pack)
+    )
+    return {r[0]: int(r[1] or 0) for r in rows}
+
+
+def raw_legacy_digests(conn: sa.Connection, account_id: int) -> set[str]:
+    """Digests of messages whose copy is a one-file-per-message file from before packs."""
     return set(
         conn.execute(
-            sa.select(messages.c.raw_sha256).where(messages.c.account_id == account_id)
+            sa.select(messages.c.raw_sha256).where(
+                messages.c.account_id == account_id, messages.c.raw_pack.is_(None)
+            )
         ).scalars()
     )
+
+
+def raw_spots_in(
+    conn: sa.Connection, account_id: int, packs: Sequence[str]
+) -> list[tuple[int, RawSpot]]:
+    """The messages stored in these packs, in pack order (store/raw_upkeep.py)."""
+    rows = conn.execute(
+        sa.select(messages.c.id, messages.c.raw_pack, messages.c.raw_offset, messages.c.raw_length)
+        .where(messages.c.account_id == account_id, messages.c.raw_pack.in_(list(packs)))
+        .order_by(messages.c.raw_pack, messages.c.raw_offset)
+    )
+    return [(r.id, RawSpot(r.raw_pack, r.raw_offset, r.raw_length)) for r in rows]
+
+
+def move_raw(conn: sa.Connection, moves: Sequence[tuple[int, RawSpot]]) -> None:
+    """Point messages at their rewritten copies."""
+    if moves:
+        conn.execute(
+            messages.update()
+            .where(messages.c.id == sa.bindparam("pk"))
+            .values(
+                raw_pack=sa.bindparam("pack"),
+                raw_offset=sa.bindparam("offset"),
+                raw_length=sa.bindparam("length"),
+            ),
+            [{"pk": pk, "pack": s.pack, "offset": s.offset, "length": s.length} for pk, s in moves],
+        )
 
 
 def forget_folders(conn: sa.Connection, account_id: int, keep: Iterable[str]) -> int:
@@ -485,10 +533,17 @@ def list_messages(
 
 
 def raw_message(conn: sa.Connection, message_pk: int, raw_files: RawFiles | None) -> bytes | None:
-    """The message's bytes as fetched: from the message_raw table, else from the files
-    (a database may hold both: rows written before the files were the default)."""
+    """The message's bytes as fetched: from the message_raw table, else from its pack,
+    else from a one-file copy written before packs (a database may hold all three)."""
     row = conn.execute(
-        sa.select(messages.c.account_id, messages.c.raw_sha256, message_raw.c.data)
+        sa.select(
+            messages.c.account_id,
+            messages.c.raw_sha256,
+            messages.c.raw_pack,
+            messages.c.raw_offset,
+            messages.c.raw_length,
+            message_raw.c.data,
+        )
         .outerjoin(message_raw, message_raw.c.message_id == messages.c.id)
         .where(messages.c.id == message_pk)
     ).first()
@@ -496,7 +551,9 @@ def raw_message(conn: sa.Connection, message_pk: int, raw_files: RawFiles | None
         return None
     if row.data is not None or raw_files is None:
         return row.data
-    return raw_files.get(row.account_id, row.raw_sha256)
+    if row.raw_pack is None:
+        return raw_files.read_legacy(row.account_id, row.raw_sha256)
+    return raw_files.read(row.account_id, RawSpot(row.raw_pack, row.raw_offset, row.raw_length))
 
 
 def folder_counts(conn: sa.Connection, account_id: int) -> dict[int, int]:

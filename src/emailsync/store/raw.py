@@ -1,31 +1,44 @@
 """Raw messages, byte for byte: the source every parsed field can be rebuilt from.
 
 Two homes, chosen by `Settings.raw_store`:
-  * files (the default with SQLite): `<home>/raw/<account>/<sha[:2]>/<sha256>`. Half a
-    gigabyte of mail written through SQLite's WAL is written twice (WAL, then the
-    checkpoint) by the one process that also does everything else; files are written
-    once, by whichever process holds the bytes (the parser process on big passes).
+  * packs (the default with SQLite): `<home>/raw/<account>/<pack>.pack`, the messages of
+    one fetched batch written one after the other into one new file; the database row
+    of each message says where its bytes lie (pack, offset, length). Half a gigabyte of
+    mail written through SQLite's WAL is written twice (WAL, then the checkpoint) by the
+    one process that also does everything else; packs are written once, by a thread
+    that would otherwise wait. One file per batch rather than per message: creating a
+    file is what costs on a busy file system (ext4 looks for a free inode past every
+    recently deleted one: 0.4 to 3.5 s of system time for 12,000 files on the bench
+    machine, 0.2 s for the same bytes in 120 packs). Dovecot's mdbox and git's packs
+    are the same idea.
   * the `message_raw` table (the default with PostgreSQL): workers and web servers on
     several machines all see it.
 
-Order of writes, so that a kill at any instant loses nothing: a file is complete
-before the transaction that references it commits. A kill in between leaves a file
-nothing references yet, whole or cut short: the replayed batch finds it (same name)
-and writes it again unless it is whole, and `sweep` removes any that stay
-unreferenced. Files are not fsynced, the same promise as SQLite's `synchronous=NORMAL`
-that the database runs with: a process crash loses nothing committed.
+Order of writes, so that a kill at any instant loses nothing: a pack is complete before
+the transaction that references it commits. A kill in between leaves a pack nothing
+references; the replayed batch writes a new one, and `sweep` removes the old one once it
+has stayed unreferenced for an hour. Packs are not fsynced, the same promise as SQLite's
+`synchronous=NORMAL` that the database runs with: a process crash loses nothing
+committed. Deleted messages leave dead bytes behind; `compact_plan` finds packs that are
+mostly dead, and store/raw_upkeep.py rewrites their live messages into new packs.
+
+Databases written before packs keep their one-file-per-message copies
+(`<account>/<sha[:2]>/<sha256>`): they are still read, and swept the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 SWEEP_MIN_AGE = 3600.0  # seconds
+PACK_SUFFIX = ".pack"
 
 
 def raw_digest(data: bytes) -> str:
@@ -33,56 +46,117 @@ def raw_digest(data: bytes) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class RawSpot:
+    """Where one message's bytes lie."""
+
+    pack: str
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
 class RawFiles:
-    """Raw messages as files; picklable, so the parser process can write them too."""
+    """Raw messages in pack files; picklable, so another process can write them too."""
 
     root: Path
 
-    def path(self, account_id: int, digest: str) -> Path:
+    def pack_path(self, account_id: int, pack: str) -> Path:
+        return self.root / str(account_id) / (pack + PACK_SUFFIX)
+
+    def legacy_path(self, account_id: int, digest: str) -> Path:
+        """A copy written before packs: one file per message, named by its SHA-256."""
         return self.root / str(account_id) / digest[:2] / digest
 
-    def put(self, account_id: int, digest: str, data: bytes) -> None:
-        """Write the file unless a whole copy is there. One open() in the common case:
-        a write cut short (a kill) leaves a file of the wrong size, which the replayed
-        batch finds and writes again; nothing references it before that."""
-        target = self.path(account_id, digest)
+    def write_pack(self, account_id: int, raws: Sequence[bytes]) -> list[RawSpot]:
+        """Write the messages into a new pack; where each one lies, in order."""
+        if not raws:
+            return []
+        pack = f"{time.time_ns():x}-{secrets.token_hex(6)}"
+        target = self.pack_path(account_id, pack)
         try:
             out = open(target, "xb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
             target.parent.mkdir(parents=True, exist_ok=True)
             out = open(target, "xb")  # noqa: SIM115
-        except FileExistsError:
-            if target.stat().st_size == len(data):
-                return
-            out = open(target, "wb")  # noqa: SIM115
+        spots = []
+        offset = 0
         with out:
-            out.write(data)
+            for data in raws:
+                out.write(data)
+                spots.append(RawSpot(pack, offset, len(data)))
+                offset += len(data)
+        return spots
 
-    def put_many(self, account_id: int, items: Iterable[tuple[str, bytes]]) -> None:
-        for digest, data in items:
-            self.put(account_id, digest, data)
-
-    def get(self, account_id: int, digest: str) -> bytes | None:
+    def read(self, account_id: int, spot: RawSpot) -> bytes | None:
+        """The bytes at `spot`; None when the pack is gone or shorter than promised."""
         try:
-            return self.path(account_id, digest).read_bytes()
+            with open(self.pack_path(account_id, spot.pack), "rb") as pack:
+                pack.seek(spot.offset)
+                data = pack.read(spot.length)
+        except FileNotFoundError:
+            return None
+        return data if len(data) == spot.length else None
+
+    def read_legacy(self, account_id: int, digest: str) -> bytes | None:
+        try:
+            return self.legacy_path(account_id, digest).read_bytes()
         except FileNotFoundError:
             return None
 
-    def sweep(self, account_id: int, referenced: set[str]) -> int:
-        """Delete the account's files that no message references (deleted messages,
-        batches killed before they committed and never replayed). Recent files are
-        left alone: another process may be about to commit the batch that holds them."""
-        removed = 0
+    def pack_sizes(self, account_id: int) -> dict[str, tuple[int, float]]:
+        """Every pack of the account: name → (size in bytes, modification time)."""
         base = self.root / str(account_id)
         if not base.is_dir():
-            return 0
+            return {}
+        found = {}
+        for entry in os.scandir(base):
+            if entry.is_file() and entry.name.endswith(PACK_SUFFIX):
+                stat = entry.stat()
+                found[entry.name.removesuffix(PACK_SUFFIX)] = (stat.st_size, stat.st_mtime)
+        return found
+
+    def sweep(
+        self, account_id: int, referenced_packs: set[str], referenced_digests: set[str]
+    ) -> int:
+        """Delete the account's packs (and pre-pack files) that no message references:
+        packs of batches killed before they committed, packs compacted away, copies of
+        deleted messages. Recent ones are left alone: another process may be about to
+        commit the batch that holds them."""
+        removed = 0
         settled = time.time() - SWEEP_MIN_AGE
-        for shard in base.iterdir():
+        for pack, (_size, mtime) in self.pack_sizes(account_id).items():
+            if pack not in referenced_packs and mtime < settled:
+                self.pack_path(account_id, pack).unlink(missing_ok=True)
+                removed += 1
+        base = self.root / str(account_id)
+        for shard in base.iterdir() if base.is_dir() else ():
+            if not shard.is_dir():
+                continue
             for file in shard.iterdir():
-                if file.name not in referenced and file.stat().st_mtime < settled:
+                if file.name not in referenced_digests and file.stat().st_mtime < settled:
                     file.unlink(missing_ok=True)
                     removed += 1
         return removed
 
+    def drop_pack(self, account_id: int, pack: str) -> None:
+        self.pack_path(account_id, pack).unlink(missing_ok=True)
+
     def drop_account(self, account_id: int) -> None:
         shutil.rmtree(self.root / str(account_id), ignore_errors=True)
+
+
+def compact_plan(
+    live: Iterable[tuple[str, int]], packs: dict[str, tuple[int, float]], *, now: float
+) -> list[str]:
+    """The packs worth rewriting: at least half of their bytes belong to no message any
+    more (deleted, or a copy the batch already held), and they are settled (older than
+    SWEEP_MIN_AGE, so no batch that wrote them can still be committing).
+
+    `live`: (pack, live bytes) per referenced pack; `packs`: RawFiles.pack_sizes."""
+    live_bytes = dict(live)
+    settled = now - SWEEP_MIN_AGE
+    return sorted(
+        pack
+        for pack, (size, mtime) in packs.items()
+        if pack in live_bytes and mtime < settled and live_bytes[pack] * 2 <= size
+    )

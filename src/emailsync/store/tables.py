@@ -9,7 +9,7 @@ Why the shape:
   * the folder cursor (folders.uid_cursor) moves in the same transaction as the
     messages it covers, so a killed sync resumes exactly where it committed.
   * raw bytes live apart from the metadata, so listings stay small: in files under the
-    data directory (store/raw.py), or in message_raw (PostgreSQL's default).
+    data directory (packs, store/raw.py), or in message_raw (PostgreSQL's default).
 """
 
 from __future__ import annotations
@@ -250,6 +250,11 @@ messages = sa.Table(
     sa.Column("size", sa.Integer, nullable=False),
     sa.Column("raw_sha256", sa.String(64), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    # where the raw bytes lie in a pack file (store/raw.py); NULL: in message_raw, or a
+    # one-file-per-message copy from before packs
+    sa.Column("raw_pack", sa.String(40)),
+    sa.Column("raw_offset", sa.BigInteger),
+    sa.Column("raw_length", sa.Integer),
     sa.UniqueConstraint("account_id", "dedup_key"),
     sa.Index(None, "account_id", "message_id"),
     sa.Index(None, "thread_id"),

@@ -21,11 +21,10 @@ from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientErro
 from emailsync.imap.connection import connect
 from emailsync.imap.session import ImapSession
 from emailsync.store import accounts as account_store
-from emailsync.store import blocking, directory
+from emailsync.store import blocking, directory, raw_upkeep
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Account, Folder
 from emailsync.store.crypto import SecretBox
-from emailsync.store.db import reading
 from emailsync.store.raw import RawFiles
 from emailsync.sync.folder_sync import AccountContext, FolderResult, rescan_folder, sync_folder
 from emailsync.sync.progress import BothProgress, Progress, SilentProgress, StoredProgress
@@ -161,9 +160,7 @@ def _pass(
             keep_user_state=True,
         )
     if result.orphans_removed and raw_files is not None:
-        with reading(engine) as conn:
-            referenced = message_store.raw_digests(conn, account.id)
-        raw_files.sweep(account.id, referenced)
+        raw_upkeep.tidy(engine, raw_files, account.id)
     return result
 
 

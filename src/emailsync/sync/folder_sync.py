@@ -23,6 +23,7 @@ not grow with the mailbox.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -67,7 +68,8 @@ DIRECT_CHUNK_BYTES = 4 * 1024 * 1024  # bytes per direct batch (one big message:
 # rewrites the index pages it touched, so fewer, bigger commits write less
 COMMIT_MESSAGES = 400
 COMMIT_BYTES = 16 * 1024 * 1024
-PARALLEL_PARSE_MIN = 2000  # from this many new messages on, parse in a second process
+PARALLEL_PARSE_MIN = 2000  # from this many new messages on, parse in other processes
+LOOKAHEAD_BATCHES = 4  # batches left parsing behind a commit (with parser processes)
 FLAG_BATCH = 2000
 
 
@@ -278,25 +280,26 @@ def _fetch_bodies_directly(
     done_values: dict[str, object],
 ) -> None:
     """Bodies in batches of at most DIRECT_BATCH messages and DIRECT_CHUNK_BYTES (sizes
-    from one light FETCH), so memory stays bounded. On big passes a parser process parses
-    batch n while this process fetches batch n+1 and writes the batches before n (a few
-    per commit); writes stay in UID order, so the cursor still covers exactly what is
-    committed."""
+    from one light FETCH), so memory stays bounded. On big passes parser processes parse
+    the batches while this process fetches the next ones and writes the oldest: a commit
+    is only made while LOOKAHEAD_BATCHES more are in flight behind it, so the parsers
+    always have work and this process rarely waits for them. Writes stay in UID order,
+    so the cursor still covers exactly what is committed."""
     assert folder.window_start is not None
     pool = None
     if len(candidates) >= PARALLEL_PARSE_MIN:
         from emailsync.runtime.parse_pool import ParsePool
 
         pool = ParsePool()
-    queued: list[_DirectBatch] = []  # fetched, parsed or parsing, not written yet
+    in_flight: deque[_DirectBatch] = deque()  # fetched, parsed or parsing, not written yet
     batches = _by_weight(candidates, session.fetch_sizes(candidates))
     try:
         for number, batch in enumerate(batches, 1):
             try:
                 fetched = session.fetch_messages(batch, headers_only=False)
             except EmailsyncError:
-                if queued:  # keep what arrived before the failure
-                    _write_direct(engine, ctx, folder, queued, result, progress)
+                while in_flight:  # keep what arrived before the failure
+                    _write_direct(engine, ctx, folder, _commit_group(in_flight), result, progress)
                 raise
             ready = [
                 m for m in fetched if m.raw is not None and m.internaldate >= folder.window_start
@@ -308,25 +311,49 @@ def _fetch_bodies_directly(
                 if pool
                 else parse_and_keep(raws, ctx.raw_files, ctx.account_id)
             )
-            weight = sum(len(b.fetched) for b in queued), sum(b.raw_bytes for b in queued)
-            if queued and (weight[0] >= COMMIT_MESSAGES or weight[1] >= COMMIT_BYTES):
-                _write_direct(engine, ctx, folder, queued, result, progress)
-                queued = []
-                if pool is not None:
-                    release_memory()
             final = number == len(batches)
-            queued.append(
+            in_flight.append(
                 _DirectBatch(
                     batch, ready, parsed, sum(map(len, raws)), done_values if final else None
                 )
             )
-        if queued:
-            _write_direct(engine, ctx, folder, queued, result, progress)
+            while _commit_due(in_flight, LOOKAHEAD_BATCHES if pool else 0):
+                _write_direct(engine, ctx, folder, _commit_group(in_flight), result, progress)
+                if pool is not None:
+                    release_memory()
+        while in_flight:
+            _write_direct(engine, ctx, folder, _commit_group(in_flight), result, progress)
     finally:
         if pool is not None:
             pool.close()
     progress.folder_finished(folder.name)
     result.completed = True
+
+
+def _commit_group(in_flight: deque[_DirectBatch]) -> list[_DirectBatch]:
+    """The oldest batches, up to COMMIT_MESSAGES messages or COMMIT_BYTES (at least one)."""
+    group = [in_flight.popleft()]
+    while in_flight and not _full(group):
+        group.append(in_flight.popleft())
+    return group
+
+
+def _commit_due(in_flight: deque[_DirectBatch], lookahead: int) -> bool:
+    """A whole commit group is waiting, with `lookahead` batches in flight behind it."""
+    messages = weight = 0
+    for taken, batch in enumerate(in_flight, 1):
+        messages += len(batch.fetched)
+        weight += batch.raw_bytes
+        if messages >= COMMIT_MESSAGES or weight >= COMMIT_BYTES:
+            return len(in_flight) - taken >= lookahead
+    return False
+
+
+def _full(group: list[_DirectBatch]) -> bool:
+    return (
+        sum(len(b.fetched) for b in group) >= COMMIT_MESSAGES
+        or sum(b.raw_bytes for b in group) >= COMMIT_BYTES
+    )
 
 
 def _by_weight(uids: list[int], sizes: dict[int, int]) -> list[list[int]]:
@@ -519,10 +546,9 @@ def _new_message(
     ctx.raw_files already; without it, parsed here and the bytes left to write_batch."""
     assert fetched.raw is not None
     if digested is None:
-        parsed, digest = parse_safely(fetched.raw), raw_digest(fetched.raw)
+        parsed, (digest, spot) = parse_safely(fetched.raw), (raw_digest(fetched.raw), None)
     else:
-        parsed, digest = digested
-    kept = digested is not None and ctx.raw_files is not None
+        parsed, (digest, spot) = digested
     key = message_store.dedup_key(parsed.message_id, digest)
     assert key is not None
     return message_store.NewMessage(
@@ -530,7 +556,7 @@ def _new_message(
         fetched=fetched,
         parsed=parsed,
         digest=digest,
-        raw_kept=kept,
+        raw_spot=spot,
         direction=direction(
             [a.email for a in parsed.participants.from_], ctx.own_emails, folder.role
         ),
