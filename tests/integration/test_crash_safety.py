@@ -134,6 +134,45 @@ def test_connection_cut_mid_fetch_is_reported_and_the_next_run_completes(
         proxy.close()
 
 
+def test_a_fetcher_losing_its_connection_keeps_the_batches_before_it(
+    harness: Harness, dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a big pass the bodies come over the fetchers' own connections
+    (runtime/fetch_pool.py). One of them dropped mid-FETCH: the pass reports it, the
+    batches before the failed one are committed, none after, and the next run ends with
+    every message exactly once."""
+    from emailsync.sync import folder_sync
+
+    monkeypatch.setattr(folder_sync, "PARALLEL_FETCH_MIN", 1)
+    monkeypatch.setattr(folder_sync, "DIRECT_BATCH", 20)  # ~0.8 MB a batch, 15 batches
+    user = dovecot.add_user(f"f{uuid.uuid4().hex[:12]}")
+    seed(dovecot, user, "INBOX", 300, 40_000)
+    proxy = CuttingProxy(dovecot.host, dovecot.port)
+    try:
+        harness.cli("users", "add", "seller@crm.example")
+        harness.ok(
+            "accounts", "add", "--user", "seller@crm.example", "--email", "me@example.com",
+            "--imap", f"127.0.0.1:{proxy.port}", "--imap-security", "plain",
+            "--username", user, "--password-stdin", stdin="secret\n",
+        )  # fmt: skip
+        account = "me@example.com"
+        harness.ok("accounts", "configure", account, "--past-scope", "all")
+        proxy.spare = 1  # the sync process's own connection
+        proxy.cut_after = 2_500_000  # the first fetcher's, inside its third or fourth batch
+        result = harness.cli("sync", account, "--once")
+        assert proxy.cuts == 1
+        assert result.code == 1
+        assert "Traceback" not in result.err
+        assert "me@example.com" in result.err
+        partial = len(harness.messages(account))
+        assert 0 < partial < 300
+        assert partial % 20 == 0  # whole batches only
+        harness.ok("sync", account, "--once")
+        assert_exactly_once(harness, account, 300)
+    finally:
+        proxy.close()
+
+
 @pytest.mark.parametrize("security", ["plain"])
 def test_plain_imap_is_refused_for_a_non_loopback_host(harness: Harness, security: str) -> None:
     harness.ok("users", "add", "seller@crm.example")
@@ -149,9 +188,9 @@ def test_plain_imap_is_refused_for_a_non_loopback_host(harness: Harness, securit
 def test_a_killed_sync_leaves_no_parser_process_behind(
     harness: Harness, dovecot: DovecotServer
 ) -> None:
-    """The parser process of a big pass exits with its parent, even after kill -9."""
+    """The fetcher processes of a big pass exit with their parent, even after kill -9."""
     user = dovecot.add_user(f"o{uuid.uuid4().hex[:12]}")
-    seed(dovecot, user, "INBOX", 2100, 1500)  # above PARALLEL_PARSE_MIN
+    seed(dovecot, user, "INBOX", 2100, 1500)  # above PARALLEL_FETCH_MIN
     account = harness.connect(dovecot, user)
     harness.ok("accounts", "configure", account, "--past-scope", "all")
     env = {**os.environ, "CI": "1"}
@@ -170,10 +209,10 @@ def test_a_killed_sync_leaves_no_parser_process_behind(
     while not parsers() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
     children = parsers()
-    assert children, "no parser process was started"
+    assert children, "no fetcher process was started"
     process.send_signal(signal.SIGKILL)
     process.wait()
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(Path(f"/proc/{c}").exists() for c in children):
         time.sleep(0.1)
-    assert not any(Path(f"/proc/{c}").exists() for c in children), "parser outlived the sync"
+    assert not any(Path(f"/proc/{c}").exists() for c in children), "a fetcher outlived the sync"

@@ -330,13 +330,13 @@ def test_every_corpus_message_syncs_through_dovecot(
 def test_a_pass_outlasting_several_parser_processes_completes(
     harness: Harness, dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The parser process is replaced every RECYCLE_AFTER batches; none may be lost."""
-    from emailsync.runtime import parse_pool
+    """The fetcher processes are replaced every RECYCLE_AFTER batches; none may be lost."""
+    from emailsync.runtime import fetch_pool
     from emailsync.sync import folder_sync
 
-    monkeypatch.setattr(folder_sync, "PARALLEL_PARSE_MIN", 1)
+    monkeypatch.setattr(folder_sync, "PARALLEL_FETCH_MIN", 1)
     monkeypatch.setattr(folder_sync, "DIRECT_BATCH", 2)
-    monkeypatch.setattr(parse_pool, "RECYCLE_AFTER", 3)
+    monkeypatch.setattr(fetch_pool, "RECYCLE_AFTER", 3)
     user = fresh_user(dovecot)
     with dovecot.client(user) as client:
         for n in range(30):
@@ -349,14 +349,14 @@ def test_a_pass_outlasting_several_parser_processes_completes(
     )
 
 
-def test_a_big_pass_parses_in_a_second_process_with_the_same_result(
+def test_a_big_pass_fetches_in_other_processes_with_the_same_result(
     harness: Harness, dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The parser process (runtime/parse_pool.py) takes over from this many messages on;
-    lowered here so a small mailbox goes through it."""
+    """Fetcher processes (runtime/fetch_pool.py) take over from this many messages on;
+    lowered here so a small mailbox goes through them."""
     from emailsync.sync import folder_sync
 
-    monkeypatch.setattr(folder_sync, "PARALLEL_PARSE_MIN", 1)
+    monkeypatch.setattr(folder_sync, "PARALLEL_FETCH_MIN", 1)
     monkeypatch.setattr(folder_sync, "DIRECT_BATCH", 7)
     user = fresh_user(dovecot)
     with dovecot.client(user) as client:
@@ -370,7 +370,7 @@ def test_a_big_pass_parses_in_a_second_process_with_the_same_result(
     messages = harness.messages(account)
     assert sorted(m["subject"] for m in messages) == sorted(f"p{n}" for n in range(40) if n < 90)
     assert all(m["cc"] == ["ann@b.example"] for m in messages)
-    raw = harness.raw_copies()  # written by the parser process
+    raw = harness.raw_copies()  # written by the fetcher processes
     assert len(raw) == 40
     assert all(
         data is not None and hashlib.sha256(data).hexdigest() == d for d, data in raw.items()

@@ -12,6 +12,7 @@ class CuttingProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self.cut_after: int | None = None  # bytes server→client on the next connection
+        self.spare = 0  # connections let through untouched before that "next" one
         self.cuts = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -28,7 +29,11 @@ class CuttingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            limit, self.cut_after = self.cut_after, None
+            if self.cut_after is not None and self.spare > 0:
+                self.spare -= 1
+                limit = None
+            else:
+                limit, self.cut_after = self.cut_after, None
             server = socket.create_connection(self.target)
             threading.Thread(target=self._pipe, args=(client, server, None), daemon=True).start()
             threading.Thread(target=self._pipe, args=(server, client, limit), daemon=True).start()

@@ -102,11 +102,6 @@ def parse_safely(raw: bytes) -> ParsedMessage:
         return _empty_message((f"parser failed: {type(exc).__name__}",))
 
 
-def parse_batch(raws: list[bytes]) -> list[ParsedMessage]:
-    """Parse several messages: what a parser process runs (runtime/parse_pool.py)."""
-    return [parse_safely(raw) for raw in raws]
-
-
 def parse_header_summary(header_bytes: bytes) -> HeaderSummary:
     """Parse the headers-only FETCH (Message-ID and address headers). Never raises."""
     try:

@@ -60,7 +60,7 @@ class NewMessage:
     parsed: ParsedMessage
     direction: str
     digest: str  # SHA-256 of the raw bytes (hex)
-    raw_spot: RawSpot | None = None  # already written to a pack (runtime/parse_pool.py)
+    raw_spot: RawSpot | None = None  # already written to a pack (runtime/fetch_pool.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +213,7 @@ def _message_row(account_id: int, item: NewMessage, now: datetime) -> dict[str, 
         ],
         "defects": list(parsed.defects),
         "direction": item.direction,
-        "size": fetched.size or len(raw),
+        "size": fetched.size or len(raw) or (item.raw_spot.length if item.raw_spot else 0),
         "raw_sha256": item.digest,
         "created_at": now,
     }

@@ -20,6 +20,7 @@ from emailsync.domain.model import FolderRole, ServerFolder
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
 from emailsync.imap.connection import connect
 from emailsync.imap.session import ImapSession
+from emailsync.runtime.fetch_pool import SessionSpec
 from emailsync.store import accounts as account_store
 from emailsync.store import blocking, directory, raw_upkeep
 from emailsync.store import messages as message_store
@@ -41,18 +42,32 @@ class PassResult:
         return sum(r.new_messages for r in self.folders.values())
 
 
-def open_session(settings: Settings, account: Account) -> ImapSession:
+def session_spec(settings: Settings, account: Account) -> SessionSpec:
+    """How to log in to the account (the password decrypted, kept in memory only)."""
     password = SecretBox.from_environment(settings.home).decrypt(
         account.password_secret, context=account.password_context()
     )
-    return connect(
-        account.imap.host,
-        account.imap.port,
-        account.imap.security,
-        account.username,
-        password,
+    return SessionSpec(
+        host=account.imap.host,
+        port=account.imap.port,
+        security=account.imap.security,
+        username=account.username,
+        password=password,
         email=account.email,
         cafile=settings.ca_file,
+    )
+
+
+def open_session(settings: Settings, account: Account) -> ImapSession:
+    spec = session_spec(settings, account)
+    return connect(
+        spec.host,
+        spec.port,
+        spec.security,
+        spec.username,
+        spec.password,
+        email=spec.email,
+        cafile=spec.cafile,
     )
 
 
@@ -79,6 +94,7 @@ def sync_account(
             session,
             progress,
             settings.raw_files,
+            session_spec(settings, account),
             rescan or rescan_for is not None,
             rescan_for,
         )
@@ -104,6 +120,7 @@ def _pass(
     session: ImapSession,
     progress: Progress,
     raw_files: RawFiles | None,
+    spec: SessionSpec | None,
     rescan: bool = False,
     rescan_for: frozenset[str] | None = None,
 ) -> PassResult:
@@ -126,6 +143,7 @@ def _pass(
         default_sharing=account.default_sharing,
         blocked=blocked,
         raw_files=raw_files,
+        session_spec=spec,
     )
     result = PassResult()
     if rescan:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -47,10 +48,11 @@ from emailsync.domain.model import (
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
 from emailsync.imap.session import ImapSession
 from emailsync.mime.parse import parse_header_summary, parse_safely
-from emailsync.runtime.parse_pool import (
+from emailsync.runtime.fetch_pool import (
     Digested,
-    PendingBatch,
-    parse_and_keep,
+    FetchedBatch,
+    SessionSpec,
+    batch_of,
     release_memory,
 )
 from emailsync.store import accounts as account_store
@@ -68,8 +70,8 @@ DIRECT_CHUNK_BYTES = 4 * 1024 * 1024  # bytes per direct batch (one big message:
 # rewrites the index pages it touched, so fewer, bigger commits write less
 COMMIT_MESSAGES = 400
 COMMIT_BYTES = 16 * 1024 * 1024
-PARALLEL_PARSE_MIN = 2000  # from this many new messages on, parse in other processes
-LOOKAHEAD_BATCHES = 4  # batches left parsing behind a commit (with parser processes)
+PARALLEL_FETCH_MIN = 2000  # from this many new messages on, fetch in other processes
+LOOKAHEAD_BATCHES = 4  # batches left in flight behind a commit (with fetcher processes)
 FLAG_BATCH = 2000
 
 
@@ -87,6 +89,8 @@ class AccountContext:
     # a re-scan for one contact's past mail looks only at messages involving these
     only_emails: frozenset[str] | None = None
     raw_files: RawFiles | None = None  # None: raw bytes go into the database
+    # how fetcher processes log in (runtime/fetch_pool.py); None: this process fetches
+    session_spec: SessionSpec | None = None
 
 
 @dataclass(slots=True)
@@ -280,49 +284,52 @@ def _fetch_bodies_directly(
     done_values: dict[str, object],
 ) -> None:
     """Bodies in batches of at most DIRECT_BATCH messages and DIRECT_CHUNK_BYTES (sizes
-    from one light FETCH), so memory stays bounded. On big passes parser processes parse
-    the batches while this process fetches the next ones and writes the oldest: a commit
-    is only made while LOOKAHEAD_BATCHES more are in flight behind it, so the parsers
-    always have work and this process rarely waits for them. Writes stay in UID order,
-    so the cursor still covers exactly what is committed."""
-    assert folder.window_start is not None
+    from one light FETCH), so memory stays bounded. On big passes fetcher processes
+    (runtime/fetch_pool.py) fetch, keep and parse the batches over their own connections
+    while this process writes the oldest: a commit is only made while LOOKAHEAD_BATCHES
+    more are in flight behind it, so the fetchers always have work. Writes stay in UID
+    order and stop at the first batch that failed, so the cursor still covers exactly
+    what is committed."""
+    assert folder.window_start is not None and folder.uidvalidity is not None
     pool = None
-    if len(candidates) >= PARALLEL_PARSE_MIN:
-        from emailsync.runtime.parse_pool import ParsePool
+    if len(candidates) >= PARALLEL_FETCH_MIN and ctx.session_spec is not None:
+        from emailsync.runtime.fetch_pool import FetchPool, FolderJob
 
-        pool = ParsePool()
-    in_flight: deque[_DirectBatch] = deque()  # fetched, parsed or parsing, not written yet
-    batches = _by_weight(candidates, session.fetch_sizes(candidates))
+        pool = FetchPool(
+            FolderJob(
+                ctx.session_spec,
+                folder.name,
+                folder.uidvalidity,
+                folder.window_start,
+                ctx.raw_files,
+                ctx.account_id,
+            )
+        )
+    in_flight: deque[_DirectBatch] = deque()  # fetched (or being fetched), not written yet
+    sizes = session.fetch_sizes(candidates)
+    batches = _by_weight(candidates, sizes)
     try:
-        for number, batch in enumerate(batches, 1):
-            try:
-                fetched = session.fetch_messages(batch, headers_only=False)
-            except EmailsyncError:
-                while in_flight:  # keep what arrived before the failure
-                    _write_direct(engine, ctx, folder, _commit_group(in_flight), result, progress)
-                raise
-            ready = [
-                m for m in fetched if m.raw is not None and m.internaldate >= folder.window_start
-            ]
-            result.skipped += len(fetched) - len(ready)
-            raws = [m.raw or b"" for m in ready]
-            parsed: PendingBatch | list[Digested] = (
-                pool.submit(raws, ctx.raw_files, ctx.account_id)
-                if pool
-                else parse_and_keep(raws, ctx.raw_files, ctx.account_id)
-            )
-            final = number == len(batches)
-            in_flight.append(
-                _DirectBatch(
-                    batch, ready, parsed, sum(map(len, raws)), done_values if final else None
+        for number, uids in enumerate(batches, 1):
+            outcome: Future[FetchedBatch] | FetchedBatch
+            if pool is not None:
+                outcome = pool.submit(uids)
+            else:
+                try:
+                    fetched = session.fetch_messages(uids, headers_only=False)
+                except EmailsyncError:
+                    _write_all(engine, ctx, folder, in_flight, result, progress)
+                    raise
+                outcome = batch_of(
+                    fetched, folder.window_start, ctx.raw_files, ctx.account_id, drop_bytes=False
                 )
-            )
+            final = number == len(batches)
+            weight = sum(sizes.get(uid, 0) for uid in uids)
+            in_flight.append(_DirectBatch(uids, outcome, weight, done_values if final else None))
             while _commit_due(in_flight, LOOKAHEAD_BATCHES if pool else 0):
                 _write_direct(engine, ctx, folder, _commit_group(in_flight), result, progress)
                 if pool is not None:
                     release_memory()
-        while in_flight:
-            _write_direct(engine, ctx, folder, _commit_group(in_flight), result, progress)
+        _write_all(engine, ctx, folder, in_flight, result, progress)
     finally:
         if pool is not None:
             pool.close()
@@ -330,30 +337,49 @@ def _fetch_bodies_directly(
     result.completed = True
 
 
-def _commit_group(in_flight: deque[_DirectBatch]) -> list[_DirectBatch]:
-    """The oldest batches, up to COMMIT_MESSAGES messages or COMMIT_BYTES (at least one)."""
-    group = [in_flight.popleft()]
-    while in_flight and not _full(group):
-        group.append(in_flight.popleft())
-    return group
+@dataclass(slots=True)
+class _DirectBatch:
+    uids: list[int]
+    outcome: Future[FetchedBatch] | FetchedBatch
+    weight: int  # bytes, by RFC822.SIZE
+    done_values: dict[str, object] | None
+
+    def result(self) -> FetchedBatch:
+        return self.outcome if isinstance(self.outcome, FetchedBatch) else self.outcome.result()
 
 
 def _commit_due(in_flight: deque[_DirectBatch], lookahead: int) -> bool:
     """A whole commit group is waiting, with `lookahead` batches in flight behind it."""
     messages = weight = 0
     for taken, batch in enumerate(in_flight, 1):
-        messages += len(batch.fetched)
-        weight += batch.raw_bytes
+        messages += len(batch.uids)
+        weight += batch.weight
         if messages >= COMMIT_MESSAGES or weight >= COMMIT_BYTES:
             return len(in_flight) - taken >= lookahead
     return False
 
 
-def _full(group: list[_DirectBatch]) -> bool:
-    return (
-        sum(len(b.fetched) for b in group) >= COMMIT_MESSAGES
-        or sum(b.raw_bytes for b in group) >= COMMIT_BYTES
-    )
+def _commit_group(in_flight: deque[_DirectBatch]) -> list[_DirectBatch]:
+    """The oldest batches, up to COMMIT_MESSAGES messages or COMMIT_BYTES (at least one)."""
+    group = [in_flight.popleft()]
+    messages, weight = len(group[0].uids), group[0].weight
+    while in_flight and messages < COMMIT_MESSAGES and weight < COMMIT_BYTES:
+        group.append(in_flight.popleft())
+        messages += len(group[-1].uids)
+        weight += group[-1].weight
+    return group
+
+
+def _write_all(
+    engine: sa.Engine,
+    ctx: AccountContext,
+    folder: Folder,
+    in_flight: deque[_DirectBatch],
+    result: FolderResult,
+    progress: Progress,
+) -> None:
+    while in_flight:
+        _write_direct(engine, ctx, folder, _commit_group(in_flight), result, progress)
 
 
 def _by_weight(uids: list[int], sizes: dict[int, int]) -> list[list[int]]:
@@ -374,15 +400,6 @@ def _by_weight(uids: list[int], sizes: dict[int, int]) -> list[list[int]]:
     return batches
 
 
-@dataclass(slots=True)
-class _DirectBatch:
-    uids: list[int]
-    fetched: list[FetchedMessage]
-    parsed: PendingBatch | list[Digested]
-    raw_bytes: int
-    done_values: dict[str, object] | None
-
-
 def _write_direct(
     engine: sa.Engine,
     ctx: AccountContext,
@@ -391,19 +408,32 @@ def _write_direct(
     result: FolderResult,
     progress: Progress,
 ) -> None:
-    """Write consecutive direct batches in one transaction."""
+    """Write consecutive direct batches in one transaction. A batch that failed (its
+    fetcher lost the connection) ends the pass: the batches before it are written, the
+    error goes up, and the next pass starts again after them."""
     keep = []
+    written: list[_DirectBatch] = []
+    failure: EmailsyncError | None = None
     for batch in batches:
-        parsed = batch.parsed if isinstance(batch.parsed, list) else batch.parsed.result()
-        for fetched, digested in zip(batch.fetched, parsed, strict=True):
+        try:
+            outcome = batch.result()
+        except EmailsyncError as exc:
+            failure = exc
+            break
+        written.append(batch)
+        result.skipped += outcome.skipped
+        for fetched, digested in zip(outcome.messages, outcome.digested, strict=True):
             new = _new_message(ctx, folder, fetched, digested)
             if screened_by_block(new.parsed.participants.emails(), ctx.own_emails, ctx.blocked):
                 result.skipped += 1
                 continue
             keep.append(new)
-    last = batches[-1]
-    _write(engine, ctx, folder, keep, [], last.uids[-1], result, last.done_values)
-    progress.advanced(folder.name, sum(len(b.uids) for b in batches))
+    if written:
+        last = written[-1]
+        _write(engine, ctx, folder, keep, [], last.uids[-1], result, last.done_values)
+        progress.advanced(folder.name, sum(len(b.uids) for b in written))
+    if failure is not None:
+        raise failure
 
 
 def rescan_folder(
@@ -543,9 +573,10 @@ def _new_message(
     digested: Digested | None = None,
 ) -> message_store.NewMessage:
     """`digested`: what parse_and_keep made of the bytes, having written them to
-    ctx.raw_files already; without it, parsed here and the bytes left to write_batch."""
-    assert fetched.raw is not None
+    ctx.raw_files already (a fetcher process then leaves `fetched.raw` out); without
+    it, parsed here and the bytes left to write_batch."""
     if digested is None:
+        assert fetched.raw is not None
         parsed, (digest, spot) = parse_safely(fetched.raw), (raw_digest(fetched.raw), None)
     else:
         parsed, (digest, spot) = digested
