@@ -173,6 +173,35 @@ def test_a_fetcher_losing_its_connection_keeps_the_batches_before_it(
         proxy.close()
 
 
+def test_a_server_refusing_more_connections_is_synced_over_one(
+    harness: Harness, dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some servers allow one connection per user: the fetchers cannot log in, and the
+    sync process fetches every batch itself."""
+    from emailsync.sync import folder_sync
+
+    monkeypatch.setattr(folder_sync, "PARALLEL_FETCH_MIN", 1)
+    monkeypatch.setattr(folder_sync, "DIRECT_BATCH", 20)
+    user = dovecot.add_user(f"n{uuid.uuid4().hex[:12]}")
+    seed(dovecot, user, "INBOX", 120, 2_000)
+    proxy = CuttingProxy(dovecot.host, dovecot.port)
+    try:
+        harness.cli("users", "add", "seller@crm.example")
+        harness.ok(
+            "accounts", "add", "--user", "seller@crm.example", "--email", "me@example.com",
+            "--imap", f"127.0.0.1:{proxy.port}", "--imap-security", "plain",
+            "--username", user, "--password-stdin", stdin="secret\n",
+        )  # fmt: skip
+        account = "me@example.com"
+        harness.ok("accounts", "configure", account, "--past-scope", "all")
+        proxy.accepted, proxy.accept_only = 0, 1
+        harness.ok("sync", account, "--once")
+        assert proxy.accepted > 1  # the fetchers did try
+        assert_exactly_once(harness, account, 120)
+    finally:
+        proxy.close()
+
+
 @pytest.mark.parametrize("security", ["plain"])
 def test_plain_imap_is_refused_for_a_non_loopback_host(harness: Harness, security: str) -> None:
     harness.ok("users", "add", "seller@crm.example")

@@ -13,6 +13,8 @@ class CuttingProxy:
         self.target = (target_host, target_port)
         self.cut_after: int | None = None  # bytes server→client on the next connection
         self.spare = 0  # connections let through untouched before that "next" one
+        self.accept_only: int | None = None  # connections past this many are closed at once
+        self.accepted = 0
         self.cuts = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -29,6 +31,10 @@ class CuttingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            self.accepted += 1
+            if self.accept_only is not None and self.accepted > self.accept_only:
+                client.close()  # like a server at its connection limit
+                continue
             if self.cut_after is not None and self.spare > 0:
                 self.spare -= 1
                 limit = None

@@ -19,6 +19,7 @@ exits; nothing it held was ever committed (its packs are swept later).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -26,12 +27,13 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from emailsync.domain.model import FetchedMessage, ParsedMessage
-from emailsync.errors import TransientError
+from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
 from emailsync.mime.parse import parse_safely
 from emailsync.store.raw import RawFiles, RawSpot, raw_digest
 
@@ -76,15 +78,21 @@ class SessionSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class FolderJob:
-    """What every batch of one folder pass shares."""
+class AccountJob:
+    """What every batch of one account pass shares: given to each fetcher once."""
 
     spec: SessionSpec
+    raw_files: RawFiles | None
+    account_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class FolderJob:
+    """Which folder a batch's UIDs belong to, and what the pass keeps of it."""
+
     folder: str
     uidvalidity: int
     window_start: datetime
-    raw_files: RawFiles | None
-    account_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +103,40 @@ class FetchedBatch:
     messages: list[FetchedMessage]
     digested: list[Digested]
     skipped: int
+
+
+def batch_of(
+    fetched: list[FetchedMessage],
+    window_start: datetime,
+    raw_files: RawFiles | None,
+    account_id: int,
+    *,
+    drop_bytes: bool,
+) -> FetchedBatch:
+    """What a FETCH of bodies becomes before it is written: the messages inside the
+    window, kept (raw store) and parsed; `drop_bytes`: leave their bytes out of the
+    result (a raw store holds them now, and they need not travel back)."""
+    ready = [m for m in fetched if m.raw is not None and m.internaldate >= window_start]
+    digested = parse_and_keep([m.raw or b"" for m in ready], raw_files, account_id)
+    skipped = len(fetched) - len(ready)
+    if drop_bytes and raw_files is not None:
+        ready = [replace(m, raw=None) for m in ready]
+    return FetchedBatch(ready, digested, skipped)
+
+
+class FetcherUnavailable(EmailsyncError):
+    """A fetcher could not open its own connection (servers may cap connections per
+    user): the sync process fetches that batch, and the rest, itself."""
+
+
+def outcome(future: Future[FetchedBatch]) -> FetchedBatch:
+    """A batch's result, a dead fetcher process reported as a failure to retry."""
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        raise TransientError(
+            "A fetcher process of the sync stopped unexpectedly; the next pass retries"
+        ) from exc
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
@@ -117,105 +159,121 @@ def release_memory() -> None:
 
 class FetchPool:
     """Batches of UIDs go to the fetcher processes; results come back as futures, which
-    the caller consumes in submission order. (The manual recycling is not
-    ProcessPoolExecutor's max_tasks_per_child: on Python 3.11 a 60,000-message pass hung
-    when a worker retired while a big batch was being written to it.)"""
+    the caller consumes in submission order. One pool serves every folder of an account
+    pass and is only started by the first big folder (`start`), so small passes never
+    spawn anything. (The manual recycling is not ProcessPoolExecutor's
+    max_tasks_per_child: on Python 3.11 a 60,000-message pass hung when a worker retired
+    while a big batch was being written to it.)"""
 
-    def __init__(self, job: FolderJob) -> None:
+    def __init__(self, job: AccountJob) -> None:
         self._job = job
-        self._executor = self._fetchers()
+        self._executor: ProcessPoolExecutor | None = None
         self._retired: list[ProcessPoolExecutor] = []
         self._batches = 0
+        self.unavailable = False  # a fetcher could not connect: fetch the rest in-process
 
-    def _fetchers(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=FETCHERS,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_fetcher,
-            initargs=(os.getpid(), self._job),
-        )
+    def start(self) -> None:
+        """Spawn the fetchers now (they log in while the caller plans the batches)."""
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=FETCHERS,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_fetcher,
+                initargs=(os.getpid(), self._job),
+            )
+            for _ in range(FETCHERS):
+                self._executor.submit(_log_in)
 
-    def submit(self, uids: list[int]) -> Future[FetchedBatch]:
-        if self._batches >= RECYCLE_AFTER:
+    def submit(self, folder: FolderJob, uids: list[int]) -> Future[FetchedBatch]:
+        if self._executor is not None and self._batches >= RECYCLE_AFTER:
             self._executor.shutdown(wait=False)  # its batches still finish, then it exits
             self._retired.append(self._executor)
-            self._executor, self._batches = self._fetchers(), 0
+            self._executor, self._batches = None, 0
+        self.start()
+        assert self._executor is not None
         self._batches += 1
-        return self._executor.submit(fetch_batch, uids)
+        future = self._executor.submit(fetch_batch, folder, uids)
+        future.add_done_callback(self._note_unavailable)
+        return future
+
+    def _note_unavailable(self, future: Future[FetchedBatch]) -> None:
+        if not future.cancelled() and isinstance(future.exception(), FetcherUnavailable):
+            self.unavailable = True
 
     def close(self) -> None:
-        for executor in [*self._retired, self._executor]:
+        for executor in self._retired:
             executor.shutdown(wait=True, cancel_futures=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+        self._retired, self._executor = [], None
 
 
 # -- in the fetcher process ------------------------------------------------------------
 
-_job: FolderJob | None = None
+_job: AccountJob | None = None
 _session: ImapSession | None = None
 
 
-def _start_fetcher(parent_pid: int, job: FolderJob) -> None:
+def _start_fetcher(parent_pid: int, job: AccountJob) -> None:
     global _job
     _job = job
     _exit_with_parent(parent_pid)
 
 
-def batch_of(
-    fetched: list[FetchedMessage],
-    window_start: datetime,
-    raw_files: RawFiles | None,
-    account_id: int,
-    *,
-    drop_bytes: bool,
-) -> FetchedBatch:
-    """What a FETCH of bodies becomes before it is written: the messages inside the
-    window, kept (raw store) and parsed; `drop_bytes`: leave their bytes out of the
-    result (a raw store holds them now, and they need not travel back)."""
-    ready = [m for m in fetched if m.raw is not None and m.internaldate >= window_start]
-    digested = parse_and_keep([m.raw or b"" for m in ready], raw_files, account_id)
-    skipped = len(fetched) - len(ready)
-    if drop_bytes and raw_files is not None:
-        ready = [replace(m, raw=None) for m in ready]
-    return FetchedBatch(ready, digested, skipped)
+def _log_in() -> None:
+    """Open this fetcher's connection ahead of its first batch; a failure is left for
+    that batch to report."""
+    with contextlib.suppress(EmailsyncError):
+        _connected()
 
 
-def fetch_batch(uids: list[int]) -> FetchedBatch:
+def fetch_batch(folder: FolderJob, uids: list[int]) -> FetchedBatch:
     """Fetch, keep and parse one batch over this process's own connection."""
     job = _job
     assert job is not None
-    fetched = _open_session(job).fetch_messages(uids, headers_only=False)
-    batch = batch_of(fetched, job.window_start, job.raw_files, job.account_id, drop_bytes=True)
+    fetched = _in_folder(folder).fetch_messages(uids, headers_only=False)
+    batch = batch_of(fetched, folder.window_start, job.raw_files, job.account_id, drop_bytes=True)
     del fetched
     release_memory()
     return batch
 
 
-def _open_session(job: FolderJob) -> ImapSession:
-    """This process's connection, opened on its first batch. The folder must still be
-    the one the pass started on: a changed UIDVALIDITY voids the UIDs it was given."""
+def _connected() -> ImapSession:
+    """This process's connection, opened once."""
     global _session
     if _session is None:
         from emailsync.imap.connection import connect
 
-        spec = job.spec
-        session = connect(
-            spec.host,
-            spec.port,
-            spec.security,
-            spec.username,
-            spec.password,
-            email=spec.email,
-            cafile=spec.cafile,
-        )
-        status = session.select(job.folder)
-        if status.uidvalidity != job.uidvalidity:
-            session.close()
+        assert _job is not None
+        spec = _job.spec
+        try:
+            _session = connect(
+                spec.host,
+                spec.port,
+                spec.security,
+                spec.username,
+                spec.password,
+                email=spec.email,
+                cafile=spec.cafile,
+            )
+        except (ConnectionSetupError, TransientError) as exc:
+            raise FetcherUnavailable(str(exc)) from None
+    return _session
+
+
+def _in_folder(folder: FolderJob) -> ImapSession:
+    """The connection with the batch's folder open. It must still be the folder the pass
+    started on: a changed UIDVALIDITY voids the UIDs it was given."""
+    session = _connected()
+    if session.selected != folder.folder:
+        status = session.select(folder.folder)
+        if status.uidvalidity != folder.uidvalidity:
+            session.selected = None  # check again with the next batch
             raise TransientError(
-                f"Folder {job.folder!r} of {spec.email} was renumbered on the server "
+                f"Folder {folder.folder!r} of {session.email} was renumbered on the server "
                 "(UIDVALIDITY changed) during the sync; the next pass starts it over"
             )
-        _session = session
-    return _session
+    return session
 
 
 def _exit_with_parent(parent_pid: int) -> None:

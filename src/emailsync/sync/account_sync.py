@@ -20,7 +20,7 @@ from emailsync.domain.model import FolderRole, ServerFolder
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
 from emailsync.imap.connection import connect
 from emailsync.imap.session import ImapSession
-from emailsync.runtime.fetch_pool import SessionSpec
+from emailsync.runtime.fetch_pool import AccountJob, FetchPool, SessionSpec
 from emailsync.store import accounts as account_store
 from emailsync.store import blocking, directory, raw_upkeep
 from emailsync.store import messages as message_store
@@ -58,8 +58,10 @@ def session_spec(settings: Settings, account: Account) -> SessionSpec:
     )
 
 
-def open_session(settings: Settings, account: Account) -> ImapSession:
-    spec = session_spec(settings, account)
+def open_session(
+    settings: Settings, account: Account, spec: SessionSpec | None = None
+) -> ImapSession:
+    spec = spec or session_spec(settings, account)
     return connect(
         spec.host,
         spec.port,
@@ -85,16 +87,20 @@ def sync_account(
     them on the account, so the caller can show the sentence and decide to retry."""
     progress = BothProgress(progress or SilentProgress(), StoredProgress(engine, account.id))
     own_session = session is None
+    fetchers = None
     try:
+        spec = session_spec(settings, account)
         if session is None:
-            session = open_session(settings, account)
+            session = open_session(settings, account, spec)
+        # started only by a big folder (sync/folder_sync.py), shared by the pass's folders
+        fetchers = FetchPool(AccountJob(spec, settings.raw_files, account.id))
         return _pass(
             engine,
             account,
             session,
             progress,
             settings.raw_files,
-            session_spec(settings, account),
+            fetchers,
             rescan or rescan_for is not None,
             rescan_for,
         )
@@ -105,6 +111,8 @@ def sync_account(
         _record(engine, account.id, "error", str(exc))
         raise
     finally:
+        if fetchers is not None:
+            fetchers.close()
         if own_session and session is not None:
             session.close()
 
@@ -120,7 +128,7 @@ def _pass(
     session: ImapSession,
     progress: Progress,
     raw_files: RawFiles | None,
-    spec: SessionSpec | None,
+    fetchers: FetchPool | None,
     rescan: bool = False,
     rescan_for: frozenset[str] | None = None,
 ) -> PassResult:
@@ -143,7 +151,7 @@ def _pass(
         default_sharing=account.default_sharing,
         blocked=blocked,
         raw_files=raw_files,
-        session_spec=spec,
+        fetchers=fetchers,
     )
     result = PassResult()
     if rescan:

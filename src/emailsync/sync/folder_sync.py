@@ -24,7 +24,7 @@ not grow with the mailbox.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -51,8 +51,11 @@ from emailsync.mime.parse import parse_header_summary, parse_safely
 from emailsync.runtime.fetch_pool import (
     Digested,
     FetchedBatch,
-    SessionSpec,
+    FetcherUnavailable,
+    FetchPool,
+    FolderJob,
     batch_of,
+    outcome,
     release_memory,
 )
 from emailsync.store import accounts as account_store
@@ -72,6 +75,7 @@ COMMIT_MESSAGES = 400
 COMMIT_BYTES = 16 * 1024 * 1024
 PARALLEL_FETCH_MIN = 2000  # from this many new messages on, fetch in other processes
 LOOKAHEAD_BATCHES = 4  # batches left in flight behind a commit (with fetcher processes)
+SIZE_PLAN = 1000  # UIDs per RFC822.SIZE FETCH when planning body batches
 FLAG_BATCH = 2000
 
 
@@ -89,8 +93,8 @@ class AccountContext:
     # a re-scan for one contact's past mail looks only at messages involving these
     only_emails: frozenset[str] | None = None
     raw_files: RawFiles | None = None  # None: raw bytes go into the database
-    # how fetcher processes log in (runtime/fetch_pool.py); None: this process fetches
-    session_spec: SessionSpec | None = None
+    # fetcher processes for big passes (runtime/fetch_pool.py); None: this process fetches
+    fetchers: FetchPool | None = None
 
 
 @dataclass(slots=True)
@@ -284,57 +288,65 @@ def _fetch_bodies_directly(
     done_values: dict[str, object],
 ) -> None:
     """Bodies in batches of at most DIRECT_BATCH messages and DIRECT_CHUNK_BYTES (sizes
-    from one light FETCH), so memory stays bounded. On big passes fetcher processes
+    from light FETCHes), so memory stays bounded. On big passes fetcher processes
     (runtime/fetch_pool.py) fetch, keep and parse the batches over their own connections
     while this process writes the oldest: a commit is only made while LOOKAHEAD_BATCHES
     more are in flight behind it, so the fetchers always have work. Writes stay in UID
     order and stop at the first batch that failed, so the cursor still covers exactly
     what is committed."""
     assert folder.window_start is not None and folder.uidvalidity is not None
-    pool = None
-    if len(candidates) >= PARALLEL_FETCH_MIN and ctx.session_spec is not None:
-        from emailsync.runtime.fetch_pool import FetchPool, FolderJob
-
-        pool = FetchPool(
-            FolderJob(
-                ctx.session_spec,
-                folder.name,
-                folder.uidvalidity,
-                folder.window_start,
-                ctx.raw_files,
-                ctx.account_id,
-            )
-        )
+    pool = ctx.fetchers if len(candidates) >= PARALLEL_FETCH_MIN else None
+    if pool is not None:
+        pool.start()  # the fetchers log in while the first sizes are fetched
+    job = FolderJob(folder.name, folder.uidvalidity, folder.window_start)
     in_flight: deque[_DirectBatch] = deque()  # fetched (or being fetched), not written yet
-    sizes = session.fetch_sizes(candidates)
-    batches = _by_weight(candidates, sizes)
-    try:
-        for number, uids in enumerate(batches, 1):
-            outcome: Future[FetchedBatch] | FetchedBatch
+
+    def fetch_here(uids: list[int]) -> FetchedBatch:
+        fetched = session.fetch_messages(uids, headers_only=False)
+        return batch_of(fetched, job.window_start, ctx.raw_files, ctx.account_id, drop_bytes=False)
+
+    planned = _planned_batches(session, candidates)
+    while True:
+        try:
+            step = next(planned, None)
+            if step is None:
+                break
+            uids, weight, final = step
+            outcome: Future[FetchedBatch] | FetchedBatch = (
+                pool.submit(job, uids)
+                if pool is not None and not pool.unavailable
+                else fetch_here(uids)
+            )
+        except EmailsyncError:
+            _write_all(engine, ctx, folder, in_flight, result, progress)  # what arrived
+            raise
+        in_flight.append(
+            _DirectBatch(uids, outcome, weight, done_values if final else None, fetch_here)
+        )
+        while _commit_due(in_flight, LOOKAHEAD_BATCHES if pool else 0):
+            _write_direct(engine, ctx, folder, _commit_group(in_flight), result, progress)
             if pool is not None:
-                outcome = pool.submit(uids)
-            else:
-                try:
-                    fetched = session.fetch_messages(uids, headers_only=False)
-                except EmailsyncError:
-                    _write_all(engine, ctx, folder, in_flight, result, progress)
-                    raise
-                outcome = batch_of(
-                    fetched, folder.window_start, ctx.raw_files, ctx.account_id, drop_bytes=False
-                )
-            final = number == len(batches)
-            weight = sum(sizes.get(uid, 0) for uid in uids)
-            in_flight.append(_DirectBatch(uids, outcome, weight, done_values if final else None))
-            while _commit_due(in_flight, LOOKAHEAD_BATCHES if pool else 0):
-                _write_direct(engine, ctx, folder, _commit_group(in_flight), result, progress)
-                if pool is not None:
-                    release_memory()
-        _write_all(engine, ctx, folder, in_flight, result, progress)
-    finally:
-        if pool is not None:
-            pool.close()
+                release_memory()
+    _write_all(engine, ctx, folder, in_flight, result, progress)
     progress.folder_finished(folder.name)
     result.completed = True
+
+
+def _planned_batches(
+    session: ImapSession, candidates: list[int]
+) -> Iterator[tuple[list[int], int, bool]]:
+    """(UIDs, bytes by RFC822.SIZE, last?) per batch. Sizes are asked for SIZE_PLAN UIDs
+    at a time as the batches go out, so the first batch leaves after one short FETCH
+    instead of one over the whole folder (10,000 sizes take the server and imaplib
+    about a second)."""
+    for start in range(0, len(candidates), SIZE_PLAN):
+        chunk = candidates[start : start + SIZE_PLAN]
+        sizes = session.fetch_sizes(chunk)
+        batches = _by_weight(chunk, sizes)
+        last_chunk = start + SIZE_PLAN >= len(candidates)
+        for number, uids in enumerate(batches, 1):
+            weight = sum(sizes.get(uid, 0) for uid in uids)
+            yield uids, weight, last_chunk and number == len(batches)
 
 
 @dataclass(slots=True)
@@ -343,9 +355,17 @@ class _DirectBatch:
     outcome: Future[FetchedBatch] | FetchedBatch
     weight: int  # bytes, by RFC822.SIZE
     done_values: dict[str, object] | None
+    fetch_here: Callable[[list[int]], FetchedBatch]
 
     def result(self) -> FetchedBatch:
-        return self.outcome if isinstance(self.outcome, FetchedBatch) else self.outcome.result()
+        """The batch, fetched by this process when its fetcher could not connect."""
+        if isinstance(self.outcome, FetchedBatch):
+            return self.outcome
+        try:
+            self.outcome = outcome(self.outcome)
+        except FetcherUnavailable:
+            self.outcome = self.fetch_here(self.uids)
+        return self.outcome
 
 
 def _commit_due(in_flight: deque[_DirectBatch], lookahead: int) -> bool:
