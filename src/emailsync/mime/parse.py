@@ -36,6 +36,8 @@ from emailsync.domain.model import (
     Participants,
 )
 from emailsync.mime.addresses import decode_words, parse_address_header
+from emailsync.mime.params import charset as body_charset
+from emailsync.mime.params import content_type
 from emailsync.mime.scan import Scan, scan_message
 
 __all__ = ["parse_header_summary", "parse_message"]
@@ -210,7 +212,7 @@ def _parsed(
 
 def _broken_multiparts(msg: Message) -> int:
     """Multipart parts whose boundary was never found (their payload stayed a string)."""
-    return sum(1 for part in _leaves(msg) if _content_type(part).startswith("multipart/"))
+    return sum(1 for part in _leaves(msg) if content_type(part).startswith("multipart/"))
 
 
 def _second_opinion_if_broken(raw: bytes, msg: Message, notes: list[str]) -> Message:
@@ -342,19 +344,6 @@ def _subject(headers: dict[str, list[str]], notes: list[str]) -> str:
 # --- MIME structure ------------------------------------------------------------------------
 
 
-def _content_type(part: Message) -> str:
-    """The part's content type, read once per part (each message asks ~10 times)."""
-    known = part.__dict__.get("_emailsync_ctype")
-    if known is not None:
-        return known
-    try:
-        found = str(part.get_content_type()).lower()
-    except Exception:
-        found = "application/octet-stream"
-    part.__dict__["_emailsync_ctype"] = found
-    return found
-
-
 def _raw_part_header(part: Message, name: str) -> str:
     for key, value in part.raw_items():
         if str(key).lower() == name:
@@ -369,7 +358,7 @@ def _disposition(part: Message) -> str:
 
 def _children(part: Message) -> list[Message]:
     """Sub-parts of a real multipart; anything else (including message/*) is a leaf."""
-    if _content_type(part).startswith("multipart/") and part.is_multipart():
+    if content_type(part).startswith("multipart/") and part.is_multipart():
         payload = part.get_payload()
         if isinstance(payload, list):
             return [p for p in payload if isinstance(p, Message)]
@@ -386,7 +375,7 @@ def _leaves(msg: Message) -> Iterator[Message]:
         children = _children(part) if depth < _MAX_DEPTH else []
         if children:
             stack.extend((child, depth + 1) for child in reversed(children))
-        elif not _content_type(part).startswith("multipart/") or not part.is_multipart():
+        elif not content_type(part).startswith("multipart/") or not part.is_multipart():
             yield part
 
 
@@ -406,7 +395,7 @@ def _find_bodies(msg: Message) -> tuple[Message | None, Message | None]:
         seen += 1
         if _disposition(part) == "attachment":
             continue
-        ctype = _content_type(part)
+        ctype = content_type(part)
         if ctype == "text/plain":
             plain = plain or part
         elif ctype == "text/html":
@@ -453,7 +442,7 @@ def _decode_body(part: Message, notes: list[str]) -> str:
         return ""
     charset = ""
     try:
-        charset = str(part.get_content_charset() or "")
+        charset = body_charset(part) or ""
     except Exception:
         charset = _params(_raw_part_header(part, "content-type")).get("charset", "")
     text = _decode_text(data, charset.strip().lower(), notes)
@@ -497,7 +486,7 @@ def _codec_exists(charset: str) -> bool:
 
 
 def _attachment(part: Message, index: int, size: int, notes: list[str]) -> Attachment:
-    ctype = _content_type(part)
+    ctype = content_type(part)
     filename = _filename(part, notes)
     if not filename:
         filename = f"attachment-{index}{_extension(ctype)}"

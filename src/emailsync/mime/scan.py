@@ -33,6 +33,9 @@ from email import policy
 from email.message import Message
 from itertools import pairwise
 
+from emailsync.mime.params import boundary as content_boundary
+from emailsync.mime.params import content_type
+
 __all__ = ["Scan", "scan_message"]
 
 _MAX_DEPTH = 32
@@ -130,8 +133,9 @@ class _Scanner:
             raise _Unsure
         msg = Message(policy=policy.compat32)
         body = self._headers(msg, start, end)
-        maintype = msg.get_content_maintype()
-        if maintype == "message" or msg.get_content_type() == "multipart/digest":
+        ctype = content_type(msg)
+        maintype = ctype.partition("/")[0]
+        if maintype == "message" or ctype == "multipart/digest":
             raise _Unsure
         if maintype == "multipart":
             self._multipart(msg, body, end, depth)
@@ -186,7 +190,7 @@ class _Scanner:
         cte = str(msg.get("content-transfer-encoding", "8bit")).lower()
         if cte not in _MULTIPART_CTES:
             raise _Unsure  # InvalidMultipartContentTransferEncodingDefect
-        boundary = msg.get_boundary()
+        boundary = content_boundary(msg)
         if not boundary or not boundary.isascii() or "\r" in boundary or "\n" in boundary:
             raise _Unsure
         lines = self._boundary_lines(b"--" + boundary.encode("ascii"), start, end)
