@@ -74,7 +74,7 @@ DIRECT_CHUNK_BYTES = 4 * 1024 * 1024  # bytes per direct batch (one big message:
 COMMIT_MESSAGES = 400
 COMMIT_BYTES = 16 * 1024 * 1024
 PARALLEL_FETCH_MIN = 2000  # from this many new messages on, fetch in other processes
-LOOKAHEAD_BATCHES = 4  # batches left in flight behind a commit (with fetcher processes)
+LOOKAHEAD_BATCHES = 8  # batches left in flight behind a commit (with fetcher processes)
 SIZE_PLAN = 1000  # UIDs per RFC822.SIZE FETCH when planning body batches
 FLAG_BATCH = 2000
 
@@ -325,9 +325,9 @@ def _fetch_bodies_directly(
         )
         while _commit_due(in_flight, LOOKAHEAD_BATCHES if pool else 0):
             _write_direct(engine, ctx, folder, _commit_group(in_flight), result, progress)
-            if pool is not None:
-                release_memory()
     _write_all(engine, ctx, folder, in_flight, result, progress)
+    if pool is not None:
+        release_memory()
     progress.folder_finished(folder.name)
     result.completed = True
 
