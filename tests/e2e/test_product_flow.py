@@ -39,8 +39,12 @@ def test_connect_choose_conditions_sync_and_read(
     mailbox = dovecot.add_user(f"e{uuid.uuid4().hex[:10]}")
     directory.add_person(product.engine, ["bob@acme.example"], name="Bob Jones")
     for n in range(12):
+        html = None
+        if n == 3:  # HTML with a tracking pixel: shown from the raw message, sanitised
+            html = '<p>Offer 3 <img src="https://track.example/p.gif"></p><script>x()</script>'
         dovecot.append(
-            mailbox, "INBOX", make_message(subject=f"Proposal {n}", body=f"Offer {n}\n"),
+            mailbox, "INBOX",
+            make_message(subject=f"Proposal {n}", body=f"Offer {n}\n", html=html),
             internaldate=NOW - (n + 1) * DAYS,
         )  # fmt: skip
     dovecot.append(
@@ -117,6 +121,8 @@ def test_connect_choose_conditions_sync_and_read(
     page.wait_for_url("**/inbox/threads/*")
     frame = page.frame_locator("iframe.body").first
     frame.get_by_text("Offer 3").wait_for()
+    assert frame.locator("script").count() == 0
+    assert page.get_by_text("Remote images are hidden").count() == 1
     page.screenshot(path=str(shots / "09-thread.png"), full_page=True)
     thread_url = page.url
     page.get_by_role("button", name="Share with colleagues").click()

@@ -21,6 +21,7 @@ def make_message(
     body: str = "Hi there.\n",
     in_reply_to: str = "",
     attachment: tuple[str, bytes] | None = None,
+    html: str | None = None,
 ) -> bytes:
     msg = EmailMessage()
     msg["Subject"] = subject
@@ -34,6 +35,8 @@ def make_message(
         msg["In-Reply-To"] = in_reply_to
         msg["References"] = in_reply_to
     msg.set_content(body)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
     if attachment:
         name, data = attachment
         msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)

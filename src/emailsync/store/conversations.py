@@ -494,8 +494,7 @@ class MessageView:
     cc: tuple[str, ...]
     date: datetime
     direction: str
-    text_body: str
-    html_body: str
+    text_body: str  # the HTML is read from the raw message when shown (web/mail_view)
     attachments: tuple[dict, ...]
     on_deal: bool
 
@@ -535,7 +534,6 @@ def get_visible_thread(conn: sa.Connection, viewer_id: int, thread_id: int) -> T
                 date=m.date or m.internaldate,
                 direction=m.direction,
                 text_body=m.text_body,
-                html_body=m.html_body,
                 attachments=tuple(m.attachments),
                 on_deal=summary.deal is not None
                 and (closed_at is None or m.internaldate <= closed_at),

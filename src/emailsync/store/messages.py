@@ -200,7 +200,6 @@ def _message_row(account_id: int, item: NewMessage, now: datetime) -> dict[str, 
         "from_name": sender.name if sender else "",
         "addresses": {k: [[a.email, a.name] for a in v] for k, v in groups.items() if v},
         "text_body": parsed.text_body,
-        "html_body": parsed.html_body,
         "attachments": [
             {
                 "filename": a.filename,

@@ -243,7 +243,6 @@ messages = sa.Table(
     sa.Column("from_name", sa.String(500), nullable=False),
     sa.Column("addresses", sa.JSON, nullable=False),  # {"to": [[email, name]], "cc": ...}
     sa.Column("text_body", sa.Text, nullable=False),
-    sa.Column("html_body", sa.Text, nullable=False),
     sa.Column("attachments", sa.JSON, nullable=False),
     sa.Column("defects", sa.JSON, nullable=False),
     sa.Column("direction", sa.String(8), nullable=False),

@@ -45,17 +45,30 @@ def inbox(request: Request, user: CurrentUser, q: str = "", page: int = 1) -> Re
 
 @router.get("/inbox/threads/{thread_id}")
 def thread_page(request: Request, user: CurrentUser, thread_id: int) -> Response:
-    detail = mv.get_thread(request.app.state.engine, user.id, thread_id)
+    engine = request.app.state.engine
+    detail = mv.get_thread(engine, user.id, thread_id)
     summary = mv.summary_of(detail)
+    images = set(request.query_params.getlist("images"))
+    messages = mv.messages_of(detail)
+    raw_files = request.app.state.settings.raw_files
+    # which messages hold remote images back (the bodies themselves load in their frames)
+    held_back = set()
+    for m in messages:
+        mid = mv.field(m, "id")
+        html = mv.html_of(engine, mid, raw_files)
+        _doc, blocked = mv.body_html(m, html, thread_id=thread_id, show_images=str(mid) in images)
+        if blocked:
+            held_back.add(mid)
     return render(
         request,
         "thread.html",
         {
             "thread": summary,
-            "messages": mv.messages_of(detail),
+            "messages": messages,
             "is_owner": mv.field(summary, "owner_user_id") == user.id,
             "mv": mv,
-            "images": set(request.query_params.getlist("images")),
+            "images": images,
+            "held_back": held_back,
         },
     )
 
@@ -76,8 +89,10 @@ async def sharing(request: Request, user: CurrentUser, thread_id: int) -> Respon
 def message_body(
     request: Request, user: CurrentUser, thread_id: int, message_id: int, images: int = 0
 ) -> Response:
-    message = mv.find_message(request.app.state.engine, user.id, thread_id, message_id)
-    document, _ = mv.body_html(message, thread_id=thread_id, show_images=bool(images))
+    engine = request.app.state.engine
+    message = mv.find_message(engine, user.id, thread_id, message_id)
+    html = mv.html_of(engine, message_id, request.app.state.settings.raw_files)
+    document, _ = mv.body_html(message, html, thread_id=thread_id, show_images=bool(images))
     return Response(
         document,
         media_type="text/html",

@@ -120,8 +120,22 @@ def attachment(
     return found
 
 
-def body_html(message: Any, *, thread_id: int, show_images: bool) -> tuple[str, bool]:
-    """The sanitised body document of a message and whether remote images were held back."""
+def html_of(engine: sa.Engine, message_id: int, raw_files: RawFiles | None) -> str:
+    """The message's HTML body as sent, read from its raw copy: only the raw message is
+    kept (store/raw.py), and parsing one again takes about a millisecond. Call it only
+    for a message whose thread the viewer may see."""
+    from emailsync.mime.parse import parse_message
+
+    with reading(engine) as conn:
+        raw = message_store.raw_message(conn, message_id, raw_files)
+    return parse_message(raw).html_body if raw else ""
+
+
+def body_html(
+    message: Any, html_body: str, *, thread_id: int, show_images: bool
+) -> tuple[str, bool]:
+    """The sanitised body document of a message (`html_body`: from `html_of`) and whether
+    remote images were held back."""
     message_id = field(message, "id")
     stored = attachments_of(message)
     by_cid = {str(a.get("content_id") or ""): n for n, a in enumerate(stored)}
@@ -131,7 +145,6 @@ def body_html(message: Any, *, thread_id: int, show_images: bool) -> tuple[str, 
             return f"/inbox/threads/{thread_id}/messages/{message_id}/attachments/{by_cid[cid]}"
         return None
 
-    html_body = field(message, "html_body", default="") or ""
     if html_body.strip():
         fragment, blocked = bodies.sanitize_html(
             html_body, show_images=show_images, cid_url=cid_url
