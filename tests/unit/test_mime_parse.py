@@ -57,11 +57,11 @@ def test_multipart_alternative_gives_both_bodies_and_no_attachments() -> None:
     assert parsed.attachments == ()
 
 
-def test_html_only_message_leaves_text_body_empty() -> None:
+def test_html_only_message_gets_its_text_from_the_html() -> None:
     msg = EmailMessage()
-    msg.set_content("<b>only html</b>", subtype="html")
+    msg.set_content("<b>only html</b><p>and&nbsp;more</p><script>x()</script>", subtype="html")
     parsed = parse_message(msg.as_bytes())
-    assert parsed.text_body == ""
+    assert parsed.text_body == "only html\nand more\n"  # for search and snippets
     assert parsed.html_body.startswith("<b>only html</b>")
 
 

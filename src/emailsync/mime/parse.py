@@ -36,6 +36,7 @@ from emailsync.domain.model import (
     Participants,
 )
 from emailsync.mime.addresses import decode_words, parse_address_header
+from emailsync.mime.html_text import text_from_html
 from emailsync.mime.params import charset as body_charset
 from emailsync.mime.params import content_type
 from emailsync.mime.scan import Scan, scan_message
@@ -185,6 +186,8 @@ def _parsed(
                 scan.load_payload(part)
     text_body = _decode_body(text_part, notes) if text_part is not None else ""
     html_body = _decode_body(html_part, notes) if html_part is not None else ""
+    if text_part is None and html_body:  # search and snippets need text: take the HTML's
+        text_body = text_from_html(html_body)
     body_ids = {id(p) for p in (text_part, html_part) if p is not None}
 
     attachments: list[Attachment] = []
