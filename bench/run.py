@@ -504,6 +504,7 @@ def main() -> int:
                 timed(mb[False].command(), os.environ.copy(), server)
             )
             time.sleep(1.1)  # mbsync waits out a maildir modified within the current second
+            os.sync()  # the pull's write-back is not the re-sync's to wait for
             raw["mbsync_resync"].append(timed(mb[False].command(), os.environ.copy(), server))
             last_home = fresh_home(template, work / "run")
             env = home_env(last_home, server)
@@ -513,6 +514,7 @@ def main() -> int:
             )
             counts.append(synced_count(env, account))
             time.sleep(1.1)  # same pause as mbsync gets
+            os.sync()
             raw["emailsync_resync_process"].append(
                 timed(emailsync_cmd("sync", account, "--once"), env, server)
             )

@@ -68,8 +68,10 @@ def test_sync_killed_at_random_instants_converges_to_every_message_once(
 ) -> None:
     """kill -9 lands during FETCH, parsing and database writes across the runs."""
     user = dovecot.add_user(f"k{uuid.uuid4().hex[:12]}")
-    seed(dovecot, user, "INBOX", 2500, 1500)  # commits come every 500 UIDs: 6 batches
-    seed(dovecot, user, "Sent", 500, 1500)
+    # fetcher processes fetch and parse 100 UIDs a batch; commits of up to 400 messages
+    # come with eight batches in flight behind them
+    seed(dovecot, user, "INBOX", 2500, 6000)
+    seed(dovecot, user, "Sent", 500, 6000)
     account = harness.connect(dovecot, user)
     harness.ok("accounts", "configure", account, "--past-scope", "all")
     env = {**os.environ, "CI": "1"}
@@ -78,7 +80,7 @@ def test_sync_killed_at_random_instants_converges_to_every_message_once(
     rng = random.Random(7)
     counts = []
     kills = 0
-    for _ in range(12):
+    for _ in range(20):
         before = stored_locations(engine)
         process = subprocess.Popen(
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -90,7 +92,7 @@ def test_sync_killed_at_random_instants_converges_to_every_message_once(
             if time.monotonic() > deadline:
                 break
             time.sleep(0.02)
-        time.sleep(rng.uniform(0.0, 0.15))
+        time.sleep(rng.uniform(0.0, 0.08))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1

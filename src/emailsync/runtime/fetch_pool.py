@@ -8,7 +8,9 @@ turn: fetch the bodies over their own connection (EXAMINE, read-only like the ma
 write the raw bytes as a pack, parse, and send back only the parsed messages. The sync
 process only writes the database, in UID order, so the cursor still covers exactly what
 is committed. The raw bytes never cross a process boundary (with a raw store; with the
-database as raw store, PostgreSQL's default, they travel back with the batch).
+database as raw store, PostgreSQL's default, they travel back with the batch). A
+fetcher that cannot log in (some servers allow one connection per user) leaves its
+batches, and the rest of the pass, to the sync process's own connection.
 
 The processes are spawned (not forked): the product runs threads, and a fork would copy
 their locks and open database connections. A fresh set takes over every RECYCLE_AFTER

@@ -50,6 +50,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # 16 MB of page cache (the default is 2 MB): a big sync's index updates then find
+    # their pages here instead of reading them back from the file (60k messages: ~1.5 s
+    # less system time, ~15 MB more memory)
+    cursor.execute("PRAGMA cache_size=-16000")
+    # a checkpoint (and its fsync of the database file) every ~40 MB of WAL instead of
+    # every 4 MB: a big sync commits a few MB at a time (60k messages: ~8 % faster)
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()
 
 

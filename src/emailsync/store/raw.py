@@ -36,6 +36,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 SWEEP_MIN_AGE = 3600.0  # seconds
 PACK_SUFFIX = ".pack"
@@ -45,9 +46,8 @@ def raw_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class RawSpot:
-    """Where one message's bytes lie."""
+class RawSpot(NamedTuple):
+    """Where one message's bytes lie (a tuple: thousands cross a process boundary)."""
 
     pack: str
     offset: int
