@@ -107,6 +107,18 @@ def test_sync_killed_at_random_instants_converges_to_every_message_once(
     assert_exactly_once(harness, account, 3000)
 
 
+def _account_behind(harness: Harness, proxy: CuttingProxy, user: str) -> str:
+    """An account (all people) whose IMAP connections all go through `proxy`."""
+    harness.cli("users", "add", "seller@crm.example")
+    harness.ok(
+        "accounts", "add", "--user", "seller@crm.example", "--email", "me@example.com",
+        "--imap", f"127.0.0.1:{proxy.port}", "--imap-security", "plain",
+        "--username", user, "--password-stdin", stdin="secret\n",
+    )  # fmt: skip
+    harness.ok("accounts", "configure", "me@example.com", "--past-scope", "all")
+    return "me@example.com"
+
+
 def test_connection_cut_mid_fetch_is_reported_and_the_next_run_completes(
     harness: Harness, dovecot: DovecotServer
 ) -> None:
@@ -114,14 +126,7 @@ def test_connection_cut_mid_fetch_is_reported_and_the_next_run_completes(
     seed(dovecot, user, "INBOX", 300, 40_000)  # 12 MB: more than one body chunk
     proxy = CuttingProxy(dovecot.host, dovecot.port)
     try:
-        harness.cli("users", "add", "seller@crm.example")
-        harness.ok(
-            "accounts", "add", "--user", "seller@crm.example", "--email", "me@example.com",
-            "--imap", f"127.0.0.1:{proxy.port}", "--imap-security", "plain",
-            "--username", user, "--password-stdin", stdin="secret\n",
-        )  # fmt: skip
-        account = "me@example.com"
-        harness.ok("accounts", "configure", account, "--past-scope", "all")
+        account = _account_behind(harness, proxy, user)
         proxy.cut_after = 10_000_000  # inside the second chunk of bodies
         result = harness.cli("sync", account, "--once")
         assert proxy.cuts == 1
@@ -151,14 +156,7 @@ def test_a_fetcher_losing_its_connection_keeps_the_batches_before_it(
     seed(dovecot, user, "INBOX", 300, 40_000)
     proxy = CuttingProxy(dovecot.host, dovecot.port)
     try:
-        harness.cli("users", "add", "seller@crm.example")
-        harness.ok(
-            "accounts", "add", "--user", "seller@crm.example", "--email", "me@example.com",
-            "--imap", f"127.0.0.1:{proxy.port}", "--imap-security", "plain",
-            "--username", user, "--password-stdin", stdin="secret\n",
-        )  # fmt: skip
-        account = "me@example.com"
-        harness.ok("accounts", "configure", account, "--past-scope", "all")
+        account = _account_behind(harness, proxy, user)
         proxy.spare = 1  # the sync process's own connection
         proxy.cut_after = 2_500_000  # the first fetcher's, inside its third or fourth batch
         result = harness.cli("sync", account, "--once")
@@ -188,14 +186,7 @@ def test_a_server_refusing_more_connections_is_synced_over_one(
     seed(dovecot, user, "INBOX", 120, 2_000)
     proxy = CuttingProxy(dovecot.host, dovecot.port)
     try:
-        harness.cli("users", "add", "seller@crm.example")
-        harness.ok(
-            "accounts", "add", "--user", "seller@crm.example", "--email", "me@example.com",
-            "--imap", f"127.0.0.1:{proxy.port}", "--imap-security", "plain",
-            "--username", user, "--password-stdin", stdin="secret\n",
-        )  # fmt: skip
-        account = "me@example.com"
-        harness.ok("accounts", "configure", account, "--past-scope", "all")
+        account = _account_behind(harness, proxy, user)
         proxy.accepted, proxy.accept_only = 0, 1
         harness.ok("sync", account, "--once")
         assert proxy.accepted > 1  # the fetchers did try

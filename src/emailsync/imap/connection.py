@@ -15,6 +15,7 @@ import os
 import re
 import socket
 import ssl
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from emailsync import __version__
@@ -68,6 +69,31 @@ def check_transport(host: str, security: str, email: str) -> None:
         raise UsageError(
             f"Refusing to send the password for {email} to {host} unencrypted: "
             "choose SSL/TLS (port 993) or STARTTLS (port 143)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSpec:
+    """How to log in to one account: what `connect` needs. Kept in memory only (it
+    travels to fetcher processes through their pipe, never on a command line)."""
+
+    host: str
+    port: int
+    security: str
+    username: str
+    password: str
+    email: str
+    cafile: str | None
+
+    def connect(self) -> ImapSession:
+        return connect(
+            self.host,
+            self.port,
+            self.security,
+            self.username,
+            self.password,
+            email=self.email,
+            cafile=self.cafile,
         )
 
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from emailsync.domain.model import FetchedMessage, ParsedMessage
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
+from emailsync.imap.connection import SessionSpec
 from emailsync.mime.parse import parse_safely
 from emailsync.store.raw import RawFiles, RawSpot, raw_digest
 
@@ -63,20 +64,6 @@ def parse_and_keep(
     """Everything a batch needs before it is written, in this process."""
     kept = keep_raws(raws, raw_files, account_id)
     return [(parse_safely(raw), k) for raw, k in zip(raws, kept, strict=True)]
-
-
-@dataclass(frozen=True, slots=True)
-class SessionSpec:
-    """How a fetcher logs in: what imap.connect needs. Travels to the fetchers through
-    their pipe, never on a command line."""
-
-    host: str
-    port: int
-    security: str
-    username: str
-    password: str
-    email: str
-    cafile: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,20 +228,9 @@ def _connected() -> ImapSession:
     """This process's connection, opened once."""
     global _session
     if _session is None:
-        from emailsync.imap.connection import connect
-
         assert _job is not None
-        spec = _job.spec
         try:
-            _session = connect(
-                spec.host,
-                spec.port,
-                spec.security,
-                spec.username,
-                spec.password,
-                email=spec.email,
-                cafile=spec.cafile,
-            )
+            _session = _job.spec.connect()
         except (ConnectionSetupError, TransientError) as exc:
             raise FetcherUnavailable(str(exc)) from None
     return _session

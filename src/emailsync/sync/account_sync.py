@@ -18,9 +18,9 @@ from emailsync.config import Settings
 from emailsync.domain.conditions import folder_window_start, folders_to_sync, selected_folders
 from emailsync.domain.model import FolderRole, ServerFolder
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
-from emailsync.imap.connection import connect
+from emailsync.imap.connection import SessionSpec
 from emailsync.imap.session import ImapSession
-from emailsync.runtime.fetch_pool import AccountJob, FetchPool, SessionSpec
+from emailsync.runtime.fetch_pool import AccountJob, FetchPool
 from emailsync.store import accounts as account_store
 from emailsync.store import blocking, directory, raw_upkeep
 from emailsync.store import messages as message_store
@@ -61,16 +61,7 @@ def session_spec(settings: Settings, account: Account) -> SessionSpec:
 def open_session(
     settings: Settings, account: Account, spec: SessionSpec | None = None
 ) -> ImapSession:
-    spec = spec or session_spec(settings, account)
-    return connect(
-        spec.host,
-        spec.port,
-        spec.security,
-        spec.username,
-        spec.password,
-        email=spec.email,
-        cafile=spec.cafile,
-    )
+    return (spec or session_spec(settings, account)).connect()
 
 
 def sync_account(
