@@ -26,11 +26,11 @@ _PARAM = re.compile(
 )
 
 
-def first_raw(part: Message, name: str) -> str | None:
+def first_raw(part: Message, name: str) -> object | None:
     """The first `name` header as stored (compat32 keeps the raw text), or None."""
     for key, value in part.raw_items():
-        if key.lower() == name:
-            return value if isinstance(value, str) else None
+        if str(key).lower() == name:
+            return value
     return None
 
 
@@ -69,25 +69,30 @@ def content_type(part: Message) -> str:
     return found
 
 
-def charset(part: Message) -> str | None:
-    """`part.get_content_charset()`."""
+_ASK_STDLIB = object()
+
+
+def _plain_param(part: Message, name: str) -> str | object | None:
+    """Content-Type parameter `name` as `get_param` reads it (None: absent), or
+    _ASK_STDLIB when the header is not of the plain shapes."""
     raw = first_raw(part, "content-type")
     if raw is None:
         return None
-    params = simple_params(raw)
-    if params is None:
+    params = simple_params(raw) if isinstance(raw, str) else None
+    return _ASK_STDLIB if params is None else params.get(name)
+
+
+def charset(part: Message) -> str | None:
+    """`part.get_content_charset()`."""
+    value = _plain_param(part, "charset")
+    if value is _ASK_STDLIB:
         return part.get_content_charset()
-    value = params.get("charset")
-    return value.lower() if value is not None else None
+    return value.lower() if isinstance(value, str) else None
 
 
 def boundary(part: Message) -> str | None:
     """`part.get_boundary()`."""
-    raw = first_raw(part, "content-type")
-    if raw is None:
-        return None
-    params = simple_params(raw)
-    if params is None:
+    value = _plain_param(part, "boundary")
+    if value is _ASK_STDLIB:
         return part.get_boundary()
-    value = params.get("boundary")
-    return unquote(value).rstrip() if value is not None else None
+    return unquote(value).rstrip() if isinstance(value, str) else None

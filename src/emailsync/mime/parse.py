@@ -38,7 +38,7 @@ from emailsync.domain.model import (
 from emailsync.mime.addresses import decode_words, parse_address_header
 from emailsync.mime.html_text import text_from_html
 from emailsync.mime.params import charset as body_charset
-from emailsync.mime.params import content_type
+from emailsync.mime.params import content_type, first_raw
 from emailsync.mime.scan import Scan, scan_message
 
 __all__ = ["parse_header_summary", "parse_message"]
@@ -348,10 +348,8 @@ def _subject(headers: dict[str, list[str]], notes: list[str]) -> str:
 
 
 def _raw_part_header(part: Message, name: str) -> str:
-    for key, value in part.raw_items():
-        if str(key).lower() == name:
-            return _unraw(value)
-    return ""
+    value = first_raw(part, name)
+    return _unraw(value) if value is not None else ""
 
 
 def _disposition(part: Message) -> str:

@@ -50,22 +50,6 @@ FETCHERS = 2  # processes (and IMAP connections) besides the sync process's own
 RECYCLE_AFTER = 300  # batches per set of fetcher processes
 
 
-def keep_raws(raws: list[bytes], raw_files: RawFiles | None, account_id: int) -> list[Kept]:
-    """The batch's digests, and with `raw_files` the batch written as one pack."""
-    digests = [raw_digest(raw) for raw in raws]
-    if raw_files is None:
-        return [(digest, None) for digest in digests]
-    return list(zip(digests, raw_files.write_pack(account_id, raws), strict=True))
-
-
-def parse_and_keep(
-    raws: list[bytes], raw_files: RawFiles | None, account_id: int
-) -> list[Digested]:
-    """Everything a batch needs before it is written, in this process."""
-    kept = keep_raws(raws, raw_files, account_id)
-    return [(parse_safely(raw), k) for raw, k in zip(raws, kept, strict=True)]
-
-
 @dataclass(frozen=True, slots=True)
 class AccountJob:
     """What every batch of one account pass shares: given to each fetcher once."""
@@ -106,7 +90,17 @@ def batch_of(
     window, kept (raw store) and parsed; `drop_bytes`: leave their bytes out of the
     result (a raw store holds them now, and they need not travel back)."""
     ready = [m for m in fetched if m.raw is not None and m.internaldate >= window_start]
-    digested = parse_and_keep([m.raw or b"" for m in ready], raw_files, account_id)
+    raws = [m.raw or b"" for m in ready]
+    digests = [raw_digest(raw) for raw in raws]
+    spots: list[RawSpot | None] = (
+        list(raw_files.write_pack(account_id, raws))
+        if raw_files is not None
+        else [None] * len(raws)
+    )
+    digested = [
+        (parse_safely(raw), (digest, spot))
+        for raw, digest, spot in zip(raws, digests, spots, strict=True)
+    ]
     skipped = len(fetched) - len(ready)
     if drop_bytes and raw_files is not None:
         ready = [replace(m, raw=None) for m in ready]
@@ -154,8 +148,9 @@ class FetchPool:
     max_tasks_per_child: on Python 3.11 a 60,000-message pass hung when a worker retired
     while a big batch was being written to it.)"""
 
-    def __init__(self, job: AccountJob) -> None:
-        self._job = job
+    def __init__(self, make_job: Callable[[], AccountJob]) -> None:
+        self._make_job = make_job  # called when the fetchers start (it decrypts a password)
+        self._job: AccountJob | None = None
         self._executor: ProcessPoolExecutor | None = None
         self._retired: list[ProcessPoolExecutor] = []
         self._batches = 0
@@ -164,6 +159,7 @@ class FetchPool:
     def start(self) -> None:
         """Spawn the fetchers now (they log in while the caller plans the batches)."""
         if self._executor is None:
+            self._job = self._job or self._make_job()
             self._executor = ProcessPoolExecutor(
                 max_workers=FETCHERS,
                 mp_context=multiprocessing.get_context("spawn"),

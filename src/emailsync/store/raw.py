@@ -138,9 +138,6 @@ class RawFiles:
                     removed += 1
         return removed
 
-    def drop_pack(self, account_id: int, pack: str) -> None:
-        self.pack_path(account_id, pack).unlink(missing_ok=True)
-
     def drop_account(self, account_id: int) -> None:
         shutil.rmtree(self.root / str(account_id), ignore_errors=True)
 

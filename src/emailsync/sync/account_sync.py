@@ -58,10 +58,8 @@ def session_spec(settings: Settings, account: Account) -> SessionSpec:
     )
 
 
-def open_session(
-    settings: Settings, account: Account, spec: SessionSpec | None = None
-) -> ImapSession:
-    return (spec or session_spec(settings, account)).connect()
+def open_session(settings: Settings, account: Account) -> ImapSession:
+    return session_spec(settings, account).connect()
 
 
 def sync_account(
@@ -80,11 +78,12 @@ def sync_account(
     own_session = session is None
     fetchers = None
     try:
-        spec = session_spec(settings, account)
         if session is None:
-            session = open_session(settings, account, spec)
+            session = open_session(settings, account)
         # started only by a big folder (sync/folder_sync.py), shared by the pass's folders
-        fetchers = FetchPool(AccountJob(spec, settings.raw_files, account.id))
+        fetchers = FetchPool(
+            lambda: AccountJob(session_spec(settings, account), settings.raw_files, account.id)
+        )
         return _pass(
             engine,
             account,

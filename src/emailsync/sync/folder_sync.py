@@ -368,26 +368,28 @@ class _DirectBatch:
         return self.outcome
 
 
-def _commit_due(in_flight: deque[_DirectBatch], lookahead: int) -> bool:
-    """A whole commit group is waiting, with `lookahead` batches in flight behind it."""
+def _group_size(in_flight: deque[_DirectBatch]) -> tuple[int, bool]:
+    """How many of the oldest batches make one commit (up to COMMIT_MESSAGES messages
+    or COMMIT_BYTES), and whether they reach it (else: all of them, short of it)."""
     messages = weight = 0
     for taken, batch in enumerate(in_flight, 1):
         messages += len(batch.uids)
         weight += batch.weight
         if messages >= COMMIT_MESSAGES or weight >= COMMIT_BYTES:
-            return len(in_flight) - taken >= lookahead
-    return False
+            return taken, True
+    return len(in_flight), False
+
+
+def _commit_due(in_flight: deque[_DirectBatch], lookahead: int) -> bool:
+    """A whole commit group is waiting, with `lookahead` batches in flight behind it."""
+    size, whole = _group_size(in_flight)
+    return whole and len(in_flight) - size >= lookahead
 
 
 def _commit_group(in_flight: deque[_DirectBatch]) -> list[_DirectBatch]:
-    """The oldest batches, up to COMMIT_MESSAGES messages or COMMIT_BYTES (at least one)."""
-    group = [in_flight.popleft()]
-    messages, weight = len(group[0].uids), group[0].weight
-    while in_flight and messages < COMMIT_MESSAGES and weight < COMMIT_BYTES:
-        group.append(in_flight.popleft())
-        messages += len(group[-1].uids)
-        weight += group[-1].weight
-    return group
+    """The oldest batches that make one commit (at least one)."""
+    size, _whole = _group_size(in_flight)
+    return [in_flight.popleft() for _ in range(max(size, 1))]
 
 
 def _write_all(
@@ -592,7 +594,7 @@ def _new_message(
     fetched: FetchedMessage,
     digested: Digested | None = None,
 ) -> message_store.NewMessage:
-    """`digested`: what parse_and_keep made of the bytes, having written them to
+    """`digested`: what fetch_pool.batch_of made of the bytes, having written them to
     ctx.raw_files already (a fetcher process then leaves `fetched.raw` out); without
     it, parsed here and the bytes left to write_batch."""
     if digested is None:

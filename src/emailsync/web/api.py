@@ -212,11 +212,15 @@ def _thread_out(t: Any) -> dict[str, Any]:
     }
 
 
-def _message_out(request: Request, m: Any, thread_id: int) -> MessageOut:
+def _html_bodies(request: Request, message_ids: list[int]) -> dict[int, str]:
+    return mv.html_bodies(
+        request.app.state.engine, message_ids, request.app.state.settings.raw_files
+    )
+
+
+def _message_out(m: Any, thread_id: int, html_body: str) -> MessageOut:
     message_id = mv.field(m, "id")
     sanitized = ""
-    settings = request.app.state.settings
-    html_body = mv.html_of(request.app.state.engine, message_id, settings.raw_files)
     if html_body:
         sanitized, _ = mv.bodies.sanitize_html(
             html_body,
@@ -389,7 +393,9 @@ def threads(
 def thread(request: Request, user: ApiUser, thread_id: int) -> dict[str, Any]:
     detail = mv.get_thread(request.app.state.engine, user.id, thread_id)
     out = _thread_out(mv.summary_of(detail))
-    out["messages"] = [_message_out(request, m, thread_id) for m in mv.messages_of(detail)]
+    messages = mv.messages_of(detail)
+    html = _html_bodies(request, [mv.field(m, "id") for m in messages])
+    out["messages"] = [_message_out(m, thread_id, html[mv.field(m, "id")]) for m in messages]
     return out
 
 
@@ -405,7 +411,7 @@ def thread_sharing(
 @router.get("/threads/{thread_id}/messages/{message_id}", response_model=MessageOut)
 def message(request: Request, user: ApiUser, thread_id: int, message_id: int) -> MessageOut:
     found = mv.find_message(request.app.state.engine, user.id, thread_id, message_id)
-    return _message_out(request, found, thread_id)
+    return _message_out(found, thread_id, _html_bodies(request, [message_id])[message_id])
 
 
 @router.get(

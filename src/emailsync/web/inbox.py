@@ -50,15 +50,9 @@ def thread_page(request: Request, user: CurrentUser, thread_id: int) -> Response
     summary = mv.summary_of(detail)
     images = set(request.query_params.getlist("images"))
     messages = mv.messages_of(detail)
-    raw_files = request.app.state.settings.raw_files
-    # which messages hold remote images back (the bodies themselves load in their frames)
-    held_back = set()
-    for m in messages:
-        mid = mv.field(m, "id")
-        html = mv.html_of(engine, mid, raw_files)
-        _doc, blocked = mv.body_html(m, html, thread_id=thread_id, show_images=str(mid) in images)
-        if blocked:
-            held_back.add(mid)
+    html = mv.html_bodies(
+        engine, [mv.field(m, "id") for m in messages], request.app.state.settings.raw_files
+    )
     return render(
         request,
         "thread.html",
@@ -68,7 +62,8 @@ def thread_page(request: Request, user: CurrentUser, thread_id: int) -> Response
             "is_owner": mv.field(summary, "owner_user_id") == user.id,
             "mv": mv,
             "images": images,
-            "held_back": held_back,
+            # the bodies load in their frames; the page only says which hide images
+            "held_back": mv.held_back_images(messages, html, thread_id=thread_id, images=images),
         },
     )
 
@@ -91,8 +86,10 @@ def message_body(
 ) -> Response:
     engine = request.app.state.engine
     message = mv.find_message(engine, user.id, thread_id, message_id)
-    html = mv.html_of(engine, message_id, request.app.state.settings.raw_files)
-    document, _ = mv.body_html(message, html, thread_id=thread_id, show_images=bool(images))
+    html = mv.html_bodies(engine, [message_id], request.app.state.settings.raw_files)
+    document, _ = mv.body_html(
+        message, html[message_id], thread_id=thread_id, show_images=bool(images)
+    )
     return Response(
         document,
         media_type="text/html",

@@ -120,21 +120,36 @@ def attachment(
     return found
 
 
-def html_of(engine: sa.Engine, message_id: int, raw_files: RawFiles | None) -> str:
-    """The message's HTML body as sent, read from its raw copy: only the raw message is
-    kept (store/raw.py), and parsing one again takes about a millisecond. Call it only
-    for a message whose thread the viewer may see."""
+def html_bodies(
+    engine: sa.Engine, message_ids: list[int], raw_files: RawFiles | None
+) -> dict[int, str]:
+    """The messages' HTML bodies as sent, read from their raw copies: only the raw message
+    is kept (store/raw.py), and parsing one again takes about a millisecond. Call it only
+    for messages whose thread the viewer may see."""
     from emailsync.mime.parse import parse_message
 
     with reading(engine) as conn:
-        raw = message_store.raw_message(conn, message_id, raw_files)
-    return parse_message(raw).html_body if raw else ""
+        raws = {pk: message_store.raw_message(conn, pk, raw_files) for pk in message_ids}
+    return {pk: parse_message(raw).html_body if raw else "" for pk, raw in raws.items()}
+
+
+def held_back_images(
+    messages: list[Any], html: dict[int, str], *, thread_id: int, images: set[str]
+) -> set[int]:
+    """The messages whose remote images are hidden on this view of the thread."""
+    held: set[int] = set()
+    for m in messages:
+        pk = field(m, "id")
+        _doc, blocked = body_html(m, html[pk], thread_id=thread_id, show_images=str(pk) in images)
+        if blocked:
+            held.add(pk)
+    return held
 
 
 def body_html(
     message: Any, html_body: str, *, thread_id: int, show_images: bool
 ) -> tuple[str, bool]:
-    """The sanitised body document of a message (`html_body`: from `html_of`) and whether
+    """The sanitised body document of a message (`html_body`: from `html_bodies`) and whether
     remote images were held back."""
     message_id = field(message, "id")
     stored = attachments_of(message)
