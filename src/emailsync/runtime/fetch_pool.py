@@ -47,7 +47,7 @@ Kept = tuple[str, RawSpot | None]  # the SHA-256 of a message's bytes, where the
 Digested = tuple[ParsedMessage, Kept]
 
 FETCHERS = 2  # processes (and IMAP connections) besides the sync process's own
-RECYCLE_AFTER = 300  # batches per set of fetcher processes
+RECYCLE_AFTER = 2000  # batches per set of fetcher processes
 
 
 @dataclass(frozen=True, slots=True)

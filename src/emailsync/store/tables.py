@@ -14,6 +14,7 @@ Why the shape:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -46,6 +47,22 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def bind_processor(self, dialect: sa.Dialect) -> Callable[[datetime | None], object] | None:
+        """On SQLite, `process_bind_param` and SQLAlchemy's DATETIME string in one step
+        (its text is what `isoformat(" ", "microseconds")` writes; a test holds the two
+        equal): half the cost, and a big sync binds three datetimes per message."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
 
 
 users = sa.Table(
