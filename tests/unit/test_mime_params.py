@@ -128,9 +128,9 @@ def named_headers(draw: st.DrawFn) -> tuple[str, str]:
         )
     )
     name = draw(_FILE_NAME)
-    value = draw(st.sampled_from(['"{}"', "{}", '"{}', "{}\""])).format(name)
+    value = draw(st.sampled_from(['"{}"', "{}", '"{}', '{}"'])).format(name)
     sep, eq = draw(_SPACES.filter(lambda s: "\n" not in s)), draw(st.sampled_from(["=", " = "]))
-    tail = draw(st.sampled_from(["", " ", ";", '; size=12', "\t"]))
+    tail = draw(st.sampled_from(["", " ", ";", "; size=12", "\t"]))
     return header, f"{head};{sep}{param}{eq}{value}{tail}"
 
 

@@ -546,12 +546,12 @@ _NAME_TEXT = r"([A-Za-z0-9_.+-]+(?: [A-Za-z0-9_.+-]+)*)"
 _NAME_TOKEN = r"([A-Za-z0-9_.+-]+)"
 _PLAIN_NAMED = {
     "content-disposition": re.compile(
-        rf'[ \t]*[A-Za-z][A-Za-z0-9-]*[ \t]*;[ \t]*filename[ \t]*=[ \t]*'
+        rf"[ \t]*[A-Za-z][A-Za-z0-9-]*[ \t]*;[ \t]*filename[ \t]*=[ \t]*"
         rf'(?:"{_NAME_TEXT}"|{_NAME_TOKEN})[ \t]*',
         re.IGNORECASE,
     ),
     "content-type": re.compile(
-        rf'[ \t]*[A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+[ \t]*;[ \t]*name[ \t]*=[ \t]*'
+        rf"[ \t]*[A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+[ \t]*;[ \t]*name[ \t]*=[ \t]*"
         rf'(?:"{_NAME_TEXT}"|{_NAME_TOKEN})[ \t]*',
         re.IGNORECASE,
     ),

@@ -22,9 +22,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
-        engine = sa.create_engine(
-            url, connect_args={"timeout": 30}, json_serializer=json_text
-        )
+        engine = sa.create_engine(url, connect_args={"timeout": 30}, json_serializer=json_text)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
