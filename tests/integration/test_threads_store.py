@@ -147,3 +147,58 @@ def test_incremental_threads_equal_the_pure_grouping_in_any_arrival_order(
     ]
     expected = {frozenset(batch[k]["message_id"] for k in comp) for comp in group(nodes)}
     assert got == expected
+
+
+def _write(engine: sa.Engine, account: int, folder: int, m: dict) -> None:
+    fetched = FetchedMessage(
+        uid=m["uid"], internaldate=T0 + timedelta(days=m["days"]), flags=(), size=10, raw=b"x"
+    )
+    with engine.begin() as conn:
+        message_store.write_batch(
+            conn,
+            account_id=account,
+            folder_id=folder,
+            new_messages=[
+                message_store.NewMessage(
+                    key=f"<{m['message_id']}>",
+                    fetched=fetched,
+                    parsed=_parsed(m),
+                    direction="received",
+                    digest=raw_digest(b"x"),
+                )
+            ],
+            new_locations=[],
+            cursor=m["uid"],
+        )
+
+
+def test_threads_never_join_messages_of_another_account(tmp_path: Path) -> None:
+    """Account A holds a reply to <root@x>, account B then receives <root@x> itself, with
+    the same subject and people: every edge is there, but across accounts."""
+    engine, account_a, folder_a = _engine(tmp_path / "db.sqlite")
+    with engine.begin() as conn:
+        values = conn.execute(sa.select(accounts).where(accounts.c.id == account_a)).one()
+        row = {k: v for k, v in values._mapping.items() if k != "id"}
+        account_b = conn.execute(
+            accounts.insert().values(**{**row, "email": "other@x"})
+        ).inserted_primary_key[0]
+        folder_b = conn.execute(
+            folders.insert().values(account_id=account_b, name="INBOX")
+        ).inserted_primary_key[0]
+    people = ["ann@b", "bob@a", "me@x"]
+    reply = {"uid": 1, "message_id": "a1@x", "refs": ("root@x",), "subject": "Quote",
+             "people": people, "days": 1}  # fmt: skip
+    root = {"uid": 1, "message_id": "root@x", "refs": (), "subject": "Re: quote",
+            "people": people, "days": 0}  # fmt: skip
+    _write(engine, account_a, folder_a, reply)
+    _write(engine, account_b, folder_b, root)
+    _write(engine, account_b, folder_b, {**root, "uid": 2, "message_id": "b2@x",
+                                         "refs": ("a1@x",)})  # fmt: skip
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(messages.c.account_id, messages.c.message_id, messages.c.thread_id)
+        ).all()
+    engine.dispose()
+    thread_of = {(r.account_id, r.message_id): r.thread_id for r in rows}
+    assert thread_of[(account_b, "root@x")] == thread_of[(account_b, "b2@x")]
+    assert thread_of[(account_a, "a1@x")] != thread_of[(account_b, "root@x")]

@@ -43,26 +43,33 @@ class ThreadFacts:
 def _nodes(conn: sa.Connection, ids: list[int]) -> dict[int, MessageNode]:
     if not ids:
         return {}
-    rows = conn.execute(
-        sa.select(
-            messages.c.id,
-            messages.c.message_id,
-            messages.c.in_reply_to,
-            messages.c.reference_ids,
-            messages.c.subject_key,
-            messages.c.date,
-            messages.c.internaldate,
-            messages.c.provider_thread_id,
-        ).where(messages.c.id.in_(ids))
-    ).all()
+    rows = conn.execute(sa.select(*_NODE_COLUMNS).where(messages.c.id.in_(ids))).all()
+    return _as_nodes(conn, rows)
+
+
+_NODE_COLUMNS = (
+    messages.c.id,
+    messages.c.message_id,
+    messages.c.in_reply_to,
+    messages.c.reference_ids,
+    messages.c.subject_key,
+    messages.c.date,
+    messages.c.internaldate,
+    messages.c.provider_thread_id,
+)
+
+
+def _as_nodes(conn: sa.Connection, rows: list[sa.Row]) -> dict[int, MessageNode]:
+    """Thread nodes of message rows (_NODE_COLUMNS), with their participants."""
     people: dict[int, set[str]] = {}
-    for r in conn.execute(
-        sa.select(message_addresses.c.message_id, message_addresses.c.email).where(
-            message_addresses.c.message_id.in_(ids),
-            message_addresses.c.field.in_(THREAD_FIELDS),
-        )
-    ):
-        people.setdefault(r.message_id, set()).add(r.email)
+    for chunk in _chunks([r.id for r in rows]):
+        for r in conn.execute(
+            sa.select(message_addresses.c.message_id, message_addresses.c.email).where(
+                message_addresses.c.message_id.in_(chunk),
+                message_addresses.c.field.in_(THREAD_FIELDS),
+            )
+        ):
+            people.setdefault(r.message_id, set()).add(r.email)
     return {
         r.id: MessageNode(
             key=r.id,
@@ -77,13 +84,43 @@ def _nodes(conn: sa.Connection, ids: list[int]) -> dict[int, MessageNode]:
     }
 
 
+@dataclass(slots=True)
+class _Stored:
+    """The stored messages a batch may join: as nodes, their threads, and which of
+    them the user placed by hand."""
+
+    nodes: dict[int, MessageNode]
+    thread_of: dict[int, int]
+    manual: set[int]
+
+
+def _stored(conn: sa.Connection, account_id: int, ids: set[int]) -> _Stored:
+    """The account's messages among `ids` (a reference can name another account's
+    message: those are left out), read in one pass over their rows."""
+    rows = []
+    for chunk in _chunks(sorted(ids)):
+        rows.extend(
+            conn.execute(
+                sa.select(*_NODE_COLUMNS, messages.c.thread_id, messages.c.thread_manual).where(
+                    messages.c.id.in_(chunk), messages.c.account_id == account_id
+                )
+            ).all()
+        )
+    return _Stored(
+        nodes=_as_nodes(conn, rows),
+        thread_of={r.id: r.thread_id for r in rows if r.thread_id is not None},
+        manual={r.id for r in rows if r.thread_manual},
+    )
+
+
 def _chunks(items: list, size: int = 500) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _candidates(conn: sa.Connection, account_id: int, nodes: list[MessageNode]) -> set[int]:
-    """Stored messages that might share an edge with any of `nodes` (a superset: the pure
-    rule decides), found through indexed columns only."""
+    """Ids of stored messages that might share an edge with any of `nodes` (a superset:
+    the pure rule decides; references may name other accounts' messages), found through
+    indexed columns only."""
     tokens = sorted({t for n in nodes for t in (*n.references, n.message_id) if t})
     providers = sorted({n.provider_thread_id for n in nodes if n.provider_thread_id})
     subjects = sorted({n.subject_key for n in nodes if n.subject_key})
@@ -96,23 +133,16 @@ def _candidates(conn: sa.Connection, account_id: int, nodes: list[MessageNode]) 
                 )
             ).scalars()
         )
-        # Driven by the ref index alone: joined to messages first, SQLite would walk
-        # every message of the account for each batch.
-        referring = list(
+        # Driven by the ref index alone (joined to messages, SQLite would walk every
+        # message of the account for each batch); other accounts' messages are dropped
+        # when the candidates are read (`_stored`).
+        ids.update(
             conn.execute(
                 sa.select(message_references.c.message_id).where(
                     message_references.c.ref.in_(chunk)
                 )
             ).scalars()
         )
-        for part in _chunks(referring):
-            ids.update(
-                conn.execute(
-                    sa.select(messages.c.id).where(
-                        messages.c.id.in_(part), messages.c.account_id == account_id
-                    )
-                ).scalars()
-            )
     for chunk in _chunks(providers):
         ids.update(
             conn.execute(
@@ -185,21 +215,9 @@ def place_in_threads(
     """Decide the thread of each new message (keyed by its id, which need not be in the
     table yet): join, merge, or create threads. Writes threads only; the caller writes
     the messages' thread_id. With `facts`, new threads are written complete."""
-    stored_ids = _candidates(conn, account_id, list(new.values())) - set(new)
-    stored = _nodes(conn, sorted(stored_ids))
-    thread_of: dict[int, int] = {}
-    manual: set[int] = set()
-    for chunk in _chunks(sorted(stored_ids)):
-        for r in conn.execute(
-            sa.select(messages.c.id, messages.c.thread_id, messages.c.thread_manual).where(
-                messages.c.id.in_(chunk)
-            )
-        ):
-            if r.thread_id is not None:
-                thread_of[r.id] = r.thread_id
-            if r.thread_manual:
-                manual.add(r.id)
-    everyone = {**stored, **new}
+    found = _stored(conn, account_id, _candidates(conn, account_id, list(new.values())) - set(new))
+    thread_of, manual = found.thread_of, found.manual
+    everyone = {**found.nodes, **new}
     sets = UnionFind(everyone)
     find, union = sets.find, sets.union
 
