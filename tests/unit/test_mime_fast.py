@@ -12,6 +12,7 @@ import importlib.util
 import random
 from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from types import ModuleType
 
@@ -20,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emailsync.domain.model import ParsedMessage
+from emailsync.mime import scan
 from emailsync.mime.parse import _parse_fast, _parse_with_stdlib, parse_message
 from emailsync.mime.scan import scan_message
 
@@ -418,3 +420,40 @@ def _mutated(draw: st.DrawFn) -> bytes:
 def test_mutated_bytes_never_raise_and_fast_answers_match_stdlib(raw: bytes) -> None:
     assert isinstance(parse_message(raw), ParsedMessage)
     _assert_same(raw)
+
+
+_FIELD_LINE = st.one_of(
+    st.tuples(
+        st.sampled_from(["Subject", "X-Odd(1)", "To", "A~b", "é", "", "From", "Sub ject"]),
+        st.sampled_from([":", ": ", ":\t ", ""]),
+        st.sampled_from(["", "v", " v ", "=?utf-8?q?x?=", "a:b", "\x0bv", "v\t", "\xff"]),
+    ).map("".join),
+    st.sampled_from([" folded", "\tfolded", " ", "From x@y", "From: x", ":v", "no colon"]),
+)
+
+
+@st.composite
+def _header_blocks(draw: st.DrawFn) -> bytes:
+    lines = draw(st.lists(_FIELD_LINE, min_size=1, max_size=8))
+    ends = st.sampled_from(["\r\n", "\n"])
+    block = "".join(line + draw(ends) for line in lines)
+    return (block + draw(ends) + "body\r\n").encode("utf-8", "surrogateescape")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_header_blocks())
+def test_header_blocks_are_read_as_the_feed_parser_reads_them(raw: bytes) -> None:
+    """Header names and raw values, the envelope `From ` line included: the scanner's
+    one-pass reading of a block and its line-by-line one both agree with the stdlib."""
+    scanned = scan_message(raw)
+    if scanned is None:
+        return
+    expected = BytesParser(policy=policy.compat32).parsebytes(raw)
+    assert list(scanned.root.raw_items()) == list(expected.raw_items())
+    assert scanned.root.get_unixfrom() == expected.get_unixfrom()
+
+
+def test_plain_header_blocks_take_the_one_pass_reading() -> None:
+    assert scan._plain_fields("A: 1\r\nB:\t2\r\n x\r\n") == [("A", "1"), ("B", "2\r\n x")]
+    assert scan._plain_fields("From x@y\r\nA: 1\r\n") is None
+    assert scan._plain_fields("A: 1\r\n: 2\r\n") is None

@@ -43,6 +43,9 @@ _MAX_PARTS = 500
 
 # email.feedparser.headerRE: a line the feed parser keeps reading as part of a header block.
 _HEADER_LINE = re.compile(r"From |[\041-\071\073-\176]*:|[\t ]")
+# One field as `header_source_parse` splits it: name (feedparser.headerRE's characters,
+# at least one), colon, blanks dropped, then the value with its continuation lines.
+_FIELD = re.compile(r"([\041-\071\073-\176]+):[ \t]*([^\n]*\n(?:[ \t][^\n]*\n)*)")
 _HEADER_END = re.compile(rb"\n\r?\n")  # the blank line after a header block (no bare CR)
 # What `str.split()` drops from a payload decoded as ASCII with surrogate escapes: the
 # ASCII whitespace, including the separators \x1c-\x1f.
@@ -120,6 +123,22 @@ def scan_message(raw: bytes) -> Scan | None:
     return Scan(raw=raw, root=root, spans=scanner.spans)
 
 
+def _plain_fields(text: str) -> list[tuple[str, str]] | None:
+    """The (name, value) pairs `header_source_parse` makes of a header block (lines
+    ending in "\n") that is fields only, each a name, a colon and its continuation
+    lines; None for anything else (a `From ` line, a line without a name), which the
+    line-by-line reading in `_headers` then decides. One regex pass instead of a loop
+    over lines: header blocks are most of what the scan reads."""
+    fields = []
+    pos = 0
+    for field in _FIELD.finditer(text):
+        if field.start() != pos:
+            return None
+        fields.append((field.group(1), field.group(2).rstrip("\r\n")))
+        pos = field.end()
+    return fields if pos == len(text) else None
+
+
 class _Scanner:
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
@@ -161,7 +180,13 @@ class _Scanner:
         block = raw[start : found.start() + 1]
         if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
             raise _Unsure  # a bare CR ends a line for the feed parser
-        lines = block.decode("ascii", "surrogateescape").split("\n")
+        text = block.decode("ascii", "surrogateescape")
+        fields = _plain_fields(text)
+        if fields is not None:
+            for name, value in fields:
+                msg.set_raw(name, value)
+            return found.end()
+        lines = text.split("\n")
         lines.pop()  # the block ends with "\n"
         current: list[str] = []
         for index, text in enumerate(lines):
