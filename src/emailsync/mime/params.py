@@ -19,6 +19,7 @@ from email.utils import unquote
 __all__ = ["boundary", "charset", "content_type", "simple_params"]
 
 _CACHE = "_emailsync_ctype"  # where a part keeps its content type
+_RAW_INDEX = "_emailsync_raw"  # and its headers by name (`first_raw`)
 _SPACE = " \t\r\n"
 _PARAM = re.compile(
     r"[ \t\r\n]*([!#$%&'+.0-9A-Z^_`a-z|~-]+)[ \t\r\n]*=[ \t\r\n]*"
@@ -27,11 +28,16 @@ _PARAM = re.compile(
 
 
 def first_raw(part: Message, name: str) -> object | None:
-    """The first `name` header as stored (compat32 keeps the raw text), or None."""
-    for key, value in part.raw_items():
-        if str(key).lower() == name:
-            return value
-    return None
+    """The first `name` (lower-case) header as stored (compat32 keeps the raw text), or
+    None. The part's headers are indexed on the first call and kept on it, like its
+    content type: parsing asks each part for five or six of them."""
+    index = part.__dict__.get(_RAW_INDEX)
+    if index is None:
+        index = {}
+        for key, value in part.raw_items():
+            index.setdefault(str(key).lower(), value)
+        part.__dict__[_RAW_INDEX] = index
+    return index.get(name)
 
 
 def simple_params(value: str) -> dict[str, str] | None:
