@@ -568,3 +568,41 @@ def test_dropped_connection_is_transient(session: ImapSession) -> None:
         session.all_uids()
     with pytest.raises(TransientError, match="reconnect"):
         session.select("INBOX")
+
+
+def test_sizes_asked_ahead_are_read_when_needed_and_never_mix_with_other_answers(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    raws = [message(n) + b"x" * n for n in range(1, 6)]
+    uids = [dovecot.append(imap_user, "INBOX", raw) for raw in raws]
+    session.select("INBOX")
+    first = session.sizes_ahead(uids[:3])
+    # another command before the answer was read: it reads that answer first
+    fetched = session.fetch_messages(uids[3:], headers_only=False)
+    assert [m.raw for m in fetched] == raws[3:]
+    assert first.result() == {uid: len(raw) for uid, raw in zip(uids[:3], raws, strict=False)}
+    second = session.sizes_ahead([*uids[3:], 999])  # 999: no such UID, left out
+    assert second.result() == {uids[3]: len(raws[3]), uids[4]: len(raws[4])}
+    assert second.result() is second.result()  # read once
+    session.select("INBOX")  # the session is in step: the next command works
+
+
+def test_a_connection_lost_before_sizes_asked_ahead_arrive_is_transient(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    uid = dovecot.append(imap_user, "INBOX", message(1))
+    session.select("INBOX")
+    ahead = session.sizes_ahead([uid])
+
+    class Reset:
+        def readline(self, limit: int = -1) -> bytes:
+            raise ConnectionResetError("connection reset by peer")
+
+        read = readline
+
+    assert session._reader is not None
+    session._reader.inner = Reset()  # type: ignore[assignment]  # the socket drops here
+    with pytest.raises(TransientError, match=r"alice@example\.com"):
+        ahead.result()
+    with pytest.raises(TransientError):
+        session.fetch_messages([uid], headers_only=False)

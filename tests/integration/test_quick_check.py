@@ -402,6 +402,7 @@ def test_list_answers_read_as_imapclient_and_the_session_read_them() -> None:
 
     session._client = Listing()
     session._broken = False
+    session._ahead = None
     expected: list[ServerFolder] = session.list_folders()
     server = quick_check.parse_list(list(LIST_LINES))
     assert server == expected

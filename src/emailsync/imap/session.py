@@ -41,7 +41,6 @@ from emailsync.imap.folders import role_for
 log = logging.getLogger(__name__)
 
 FETCH_CHUNK = 500  # UIDs per FETCH command: keeps command lines short and memory bounded
-SIZE_CHUNK = 5000  # UIDs per size-only FETCH (a few bytes of answer each)
 HEADER_FIELDS = "MESSAGE-ID FROM SENDER REPLY-TO TO CC BCC"
 _SKIP_ATTRIBUTES = frozenset({"\\noselect", "\\nonexistent"})
 # Response codes that mean "try again later" (RFC 5530 §3).
@@ -93,6 +92,7 @@ class ImapSession:
         self.capabilities = capabilities
         self.selected: str | None = None
         self._broken = False
+        self._ahead: SizesAhead | None = None  # a FETCH sent, its answer not read yet
         self._reader: _CountingReader | None = None
         imap = client._imap
         if getattr(imap, "file", None) is not None:
@@ -114,6 +114,8 @@ class ImapSession:
                 f"The IMAP connection to {self.host} for {self.email} was lost earlier; "
                 "reconnect and retry"
             )
+        if self._ahead is not None:  # its answer comes first on the wire: read it now
+            self._ahead.result()
         try:
             yield
         except imaplib.IMAP4.abort as e:  # includes readonly; must precede IMAP4.error
@@ -302,12 +304,18 @@ class ImapSession:
         (UIDs as keys, INTERNALDATE with its own offset); otherwise, and for any
         response it does not recognise, imapclient's parser is used.
         """
+        return self._receive_fetch(self._send_fetch(uids, items), uids)
+
+    def _send_fetch(self, uids: list[int], items: list[str]) -> Any:
         client = self._client
-        imap = client._imap
         args = ["FETCH", join_message_ids(uids), seq_to_parenstr_upper(items)]
         if client.use_uid:
             args.insert(0, "UID")
-        tag = imap._command(*args)
+        return client._imap._command(*args)
+
+    def _receive_fetch(self, tag: Any, uids: list[int]) -> dict[int, dict[bytes, Any]]:
+        client = self._client
+        imap = client._imap
         typ, data = imap._command_complete("FETCH", tag)
         client._checkok("fetch", typ, data)
         typ, data = imap._untagged_response(typ, data, "FETCH")
@@ -316,6 +324,18 @@ class ImapSession:
         else:
             response = parse_fetch_response(data, client.normalise_times, client.use_uid)
         return {uid: response[uid] for uid in uids if uid in response}
+
+    def sizes_ahead(self, uids: Sequence[int]) -> SizesAhead:
+        """Send the RFC822.SIZE FETCH for `uids` now and read its answer when asked
+        (`.result()`), so the server answers while the caller works: a big pass plans
+        its next body batches this way instead of waiting for each answer (~0.15 s per
+        1,000 UIDs on a loaded 2-core machine). Any other command of this session first
+        reads that answer, so the two never mix."""
+        chunk = sorted(set(uids))
+        with self._guard(f"fetching message sizes from {self.selected!r}"):
+            tag = self._send_fetch(chunk, ["RFC822.SIZE"])
+        self._ahead = SizesAhead(self, tag, chunk)
+        return self._ahead
 
     def fetch_flags(self, uids: Sequence[int]) -> list[FlagChange]:
         """Current flags of the given UIDs (and MODSEQ under CONDSTORE), sorted by UID."""
@@ -330,19 +350,6 @@ class ImapSession:
                 if b"FLAGS" in data
             ]
         return sorted(changes, key=lambda c: c.uid)
-
-    def fetch_sizes(self, uids: Sequence[int]) -> dict[int, int]:
-        """RFC822.SIZE of the given UIDs: what a batch of their bodies will weigh."""
-        sizes: dict[int, int] = {}
-        for chunk in _chunks(sorted(set(uids)), SIZE_CHUNK):
-            with self._guard(f"fetching message sizes from {self.selected!r}"):
-                response = self._fetch_raw(chunk, ["RFC822.SIZE"])
-            sizes.update(
-                (uid, int(data[b"RFC822.SIZE"]))
-                for uid, data in response.items()
-                if b"RFC822.SIZE" in data
-            )
-        return sizes
 
     def changes_since(self, modseq: int) -> tuple[list[FlagChange], list[int] | None]:
         """Flag changes and expunged UIDs in the selected folder since `modseq`.
@@ -413,6 +420,31 @@ class ImapSession:
             finally:
                 _, more = self._client.idle_done()
             return changed or _any_change(more)
+
+
+class SizesAhead:
+    """The answer of a size FETCH sent ahead (`ImapSession.sizes_ahead`)."""
+
+    def __init__(self, session: ImapSession, tag: Any, uids: list[int]) -> None:
+        self._session = session
+        self._tag = tag
+        self._uids = uids
+        self._sizes: dict[int, int] | None = None
+
+    def result(self) -> dict[int, int]:
+        """UID → RFC822.SIZE; UIDs the server no longer has are missing."""
+        if self._sizes is None:
+            session = self._session
+            if session._ahead is self:
+                session._ahead = None  # read once, even when reading fails
+            with session._guard(f"fetching message sizes from {session.selected!r}"):
+                response = session._receive_fetch(self._tag, self._uids)
+            self._sizes = {
+                uid: int(data[b"RFC822.SIZE"])
+                for uid, data in response.items()
+                if b"RFC822.SIZE" in data
+            }
+        return self._sizes
 
 
 # -- helpers ----------------------------------------------------------------------------

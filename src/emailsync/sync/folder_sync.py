@@ -336,17 +336,22 @@ def _planned_batches(
     session: ImapSession, candidates: list[int]
 ) -> Iterator[tuple[list[int], int, bool]]:
     """(UIDs, bytes by RFC822.SIZE, last?) per batch. Sizes are asked for SIZE_PLAN UIDs
-    at a time as the batches go out, so the first batch leaves after one short FETCH
-    instead of one over the whole folder (10,000 sizes take the server and imaplib
-    about a second)."""
-    for start in range(0, len(candidates), SIZE_PLAN):
-        chunk = candidates[start : start + SIZE_PLAN]
-        sizes = session.fetch_sizes(chunk)
+    at a time, the next chunk's as soon as this one's are in (`sizes_ahead`): the first
+    batch leaves after one short FETCH instead of one over the whole folder (10,000
+    sizes take the server and imaplib about a second), and later ones find their sizes
+    answered already instead of waiting for them."""
+    chunks = [
+        candidates[start : start + SIZE_PLAN] for start in range(0, len(candidates), SIZE_PLAN)
+    ]
+    ahead = session.sizes_ahead(chunks[0]) if chunks else None
+    for number, chunk in enumerate(chunks, 1):
+        assert ahead is not None
+        sizes = ahead.result()
+        ahead = session.sizes_ahead(chunks[number]) if number < len(chunks) else None
         batches = _by_weight(chunk, sizes)
-        last_chunk = start + SIZE_PLAN >= len(candidates)
-        for number, uids in enumerate(batches, 1):
+        for count, uids in enumerate(batches, 1):
             weight = sum(sizes.get(uid, 0) for uid in uids)
-            yield uids, weight, last_chunk and number == len(batches)
+            yield uids, weight, number == len(chunks) and count == len(batches)
 
 
 @dataclass(slots=True)
