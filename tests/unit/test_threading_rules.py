@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emailsync.domain.threading import MessageNode, group, subject_key
+from emailsync.domain.threading import (
+    MessageNode,
+    UnionFind,
+    group,
+    subject_edge,
+    subject_key,
+    subject_links,
+)
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -109,3 +116,68 @@ def test_every_message_is_in_exactly_one_thread_whatever_the_order(
     shuffled = list(nodes)
     rnd.shuffle(shuffled)  # type: ignore[attr-defined]
     assert set(group(shuffled)) == set(threads)
+
+
+_PEOPLE = [f"p{i}@x" for i in range(12)]
+
+
+@st.composite
+def subject_nodes(draw: st.DrawFn) -> tuple[list[MessageNode], set[int]]:
+    """Messages on few subjects and people, some of them wide, some of them new."""
+    count = draw(st.integers(min_value=1, max_value=14))
+    nodes = [
+        node(
+            key,
+            f"m{key}@x",
+            subject=draw(st.sampled_from(["Quote", "Re: quote", "Lunch", ""])),
+            people=set(
+                draw(st.lists(st.sampled_from(_PEOPLE), max_size=draw(st.sampled_from([3, 12]))))
+            ),
+            days=draw(st.sampled_from([0, 0, 1.5, 29, 30, 31, 45, 61, 90])),
+        )
+        for key in range(count)
+    ]
+    new = set(draw(st.lists(st.sampled_from(range(count)), unique=True)))
+    return nodes, new
+
+
+def _components(keys: list[int], pairs: list[tuple[int, int]]) -> set[frozenset[int]]:
+    sets = UnionFind(keys)
+    for a, b in pairs:
+        sets.union(a, b)
+    found: dict[int, set[int]] = {}
+    for k in keys:
+        found.setdefault(sets.find(k), set()).add(k)
+    return {frozenset(c) for c in found.values()}
+
+
+@settings(max_examples=1500, deadline=None)
+@given(subject_nodes())
+def test_subject_links_give_the_components_of_testing_every_pair(
+    case: tuple[list[MessageNode], set[int]],
+) -> None:
+    """Reference: each new message tested against every other message."""
+    nodes, new = case
+    keys = [n.key for n in nodes]
+    every_pair = [
+        (a.key, b.key)
+        for a in nodes
+        for b in nodes
+        if a.key in new and a.key != b.key and subject_edge(a, b)
+    ]
+    assert _components(keys, subject_links(nodes, new)) == _components(keys, every_pair)
+
+
+def test_thousands_of_same_subject_mails_link_in_linear_time() -> None:
+    """A daily-report flood between the same two people: one link per neighbour, not
+    one test per pair."""
+    people = {"me@x", "reports@vendor"}
+    nodes = [node(k, subject="Daily report", people=people, days=k / 100) for k in range(20_000)]
+    links = subject_links(nodes, {n.key for n in nodes[10_000:]})  # 100 a day
+    assert len(links) < 20_000
+    # the new half and the 30 days of stored mail before it
+    joined = frozenset(range(7_000, 20_000))
+    assert _components([n.key for n in nodes], links) == {
+        joined,
+        *(frozenset({k}) for k in range(7_000)),
+    }

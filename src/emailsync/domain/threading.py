@@ -22,9 +22,11 @@ does the same incrementally (store/threads.py), and a test checks the two agree.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import combinations
 
 SUBJECT_GAP = timedelta(days=30)
 MAX_SUBJECT_KEY = 300
@@ -140,3 +142,73 @@ def group(nodes: Sequence[MessageNode]) -> list[frozenset[int]]:
 def neighbours(node: MessageNode, candidates: Iterable[MessageNode]) -> list[int]:
     """Keys of the candidates that share an edge with `node`."""
     return [c.key for c in candidates if c.key != node.key and connected(node, c)]
+
+
+WIDE = 8  # participants above which a message's subject edges are tested pair by pair
+
+
+def subject_links(nodes: Sequence[MessageNode], new: set[int]) -> list[tuple[int, int]]:
+    """Pairs of keys whose union joins every node in `new` with every node it shares a
+    subject edge with: the same components as testing each new node against all nodes
+    of its subject, without the quadratic cost (thousands of "Daily report" mails
+    between the same two people would otherwise test millions of pairs).
+
+    Two messages with a subject edge share two participants, so both sit in the bucket
+    of (subject, that pair); inside a bucket the edge is only the date gap. Sorted by
+    date, the nodes within SUBJECT_GAP of a new node are a run, and linking neighbours
+    along the run joins them all; each neighbour link is made once per bucket. Messages
+    with more than WIDE participants (too many pairs) are tested pair by pair."""
+    links: list[tuple[int, int]] = []
+    by_subject: dict[str, list[MessageNode]] = {}
+    for n in nodes:
+        if n.subject_key:
+            by_subject.setdefault(n.subject_key, []).append(n)
+    for same in by_subject.values():
+        if len(same) < 2:
+            continue
+        for wide in (n for n in same if len(n.participants) > WIDE):
+            links.extend(
+                (wide.key, other.key)
+                for other in same
+                if other.key != wide.key
+                and (wide.key in new or other.key in new)
+                and subject_edge(wide, other)
+            )
+        buckets: dict[tuple[str, str], list[MessageNode]] = {}
+        for n in same:
+            if 2 <= len(n.participants) <= WIDE:
+                for pair in combinations(sorted(n.participants), 2):
+                    buckets.setdefault(pair, []).append(n)
+        for members in buckets.values():
+            if len(members) > 1 and any(n.key in new for n in members):
+                links.extend(_runs_linked(members, new))
+    return links
+
+
+def _runs_linked(members: list[MessageNode], new: set[int]) -> list[tuple[int, int]]:
+    """Neighbour links of one bucket covering, for each new member, the run of members
+    within SUBJECT_GAP of it."""
+    members = sorted(members, key=lambda n: n.date)
+    dates = [n.date for n in members]
+    skip = list(range(len(members)))  # skip[i] > i: position i is linked to i + 1 already
+
+    def unlinked(i: int) -> int:
+        root = i
+        while skip[root] != root:
+            root = skip[root]
+        while skip[i] != root:
+            skip[i], i = root, skip[i]
+        return root
+
+    links = []
+    for n in members:
+        if n.key not in new:
+            continue
+        first = bisect_left(dates, n.date - SUBJECT_GAP)
+        last = bisect_right(dates, n.date + SUBJECT_GAP) - 1
+        i = unlinked(first)
+        while i < last:
+            links.append((members[i].key, members[i + 1].key))
+            skip[i] = i + 1
+            i = unlinked(i + 1)
+    return links

@@ -15,7 +15,13 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from emailsync.domain.threading import SUBJECT_GAP, MessageNode, UnionFind, neighbours
+from emailsync.domain.threading import (
+    SUBJECT_GAP,
+    MessageNode,
+    UnionFind,
+    neighbours,
+    subject_links,
+)
 from emailsync.errors import UsageError
 from emailsync.store.bulk import insert_many
 from emailsync.store.db import allocate_ids
@@ -225,19 +231,15 @@ def place_in_threads(
     for k, t in thread_of.items():  # stored messages of one thread belong together
         union(by_thread.setdefault(t, k), k)
     by_token: dict[str, list[int]] = {}
-    by_subject: dict[str, list[int]] = {}
     for k, n in everyone.items():
         for t in {*n.references, n.message_id} - {""}:
             by_token.setdefault(t, []).append(k)
         if n.provider_thread_id:
             by_token.setdefault("provider:" + n.provider_thread_id, []).append(k)
-        if n.subject_key:
-            by_subject.setdefault(n.subject_key, []).append(k)
     for k, node in new.items():
         near = {j for t in {*node.references, node.message_id} - {""} for j in by_token[t]}
         if node.provider_thread_id:
             near.update(by_token["provider:" + node.provider_thread_id])
-        near.update(by_subject.get(node.subject_key, ()) if node.subject_key else ())
         near.discard(k)
         for j in neighbours(node, [everyone[j] for j in sorted(near)]):
             # A message the user moved by hand only pulls in direct replies to it: the
@@ -245,6 +247,9 @@ def place_in_threads(
             if j in manual and everyone[j].message_id not in node.references:
                 continue
             union(k, j)
+    # The subject rule, without the messages moved by hand (see above).
+    for a, b in subject_links([n for k, n in everyone.items() if k not in manual], set(new)):
+        union(a, b)
     components: dict[int, list[int]] = {}
     for k in new:
         components.setdefault(find(k), []).append(k)
