@@ -94,61 +94,6 @@ def _parsed(m: dict) -> ParsedMessage:
     )
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(mail(), st.integers(min_value=0, max_value=1000))
-def test_incremental_threads_equal_the_pure_grouping_in_any_arrival_order(
-    tmp_path_factory: object, batch: list[dict], seed: int
-) -> None:
-    path = tmp_path_factory.mktemp("threads") / "db.sqlite"  # type: ignore[attr-defined]
-    engine, account, folder = _engine(path)
-    order = list(batch)
-    random.Random(seed).shuffle(order)
-    for m in order:  # one message per transaction: the worst case for incremental merging
-        fetched = FetchedMessage(
-            uid=m["uid"], internaldate=T0 + timedelta(days=m["days"]), flags=(), size=10, raw=b"x"
-        )
-        with engine.begin() as conn:
-            message_store.write_batch(
-                conn,
-                account_id=account,
-                folder_id=folder,
-                new_messages=[
-                    message_store.NewMessage(
-                        key=f"<{m['message_id']}>",
-                        fetched=fetched,
-                        parsed=_parsed(m),
-                        direction="received",
-                        digest=raw_digest(b"x"),
-                    )
-                ],
-                new_locations=[],
-                cursor=m["uid"],
-            )
-    with engine.connect() as conn:
-        stored = {
-            r.message_id: r.thread_id
-            for r in conn.execute(sa.select(messages.c.message_id, messages.c.thread_id))
-        }
-    engine.dispose()
-    assert all(t is not None for t in stored.values())
-    got = {frozenset(m for m, t in stored.items() if t == tid) for tid in set(stored.values())}
-    nodes = [
-        MessageNode(
-            n,
-            m["message_id"],
-            m["refs"],
-            subject_key(m["subject"]),
-            frozenset(m["people"]),
-            T0 + timedelta(days=m["days"]),
-        )
-        for n, m in enumerate(batch)
-    ]
-    expected = {frozenset(batch[k]["message_id"] for k in comp) for comp in group(nodes)}
-    assert got == expected
-
-
 def _write(engine: sa.Engine, account: int, folder: int, m: dict) -> None:
     fetched = FetchedMessage(
         uid=m["uid"], internaldate=T0 + timedelta(days=m["days"]), flags=(), size=10, raw=b"x"
@@ -170,6 +115,42 @@ def _write(engine: sa.Engine, account: int, folder: int, m: dict) -> None:
             new_locations=[],
             cursor=m["uid"],
         )
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(mail(), st.integers(min_value=0, max_value=1000))
+def test_incremental_threads_equal_the_pure_grouping_in_any_arrival_order(
+    tmp_path_factory: object, batch: list[dict], seed: int
+) -> None:
+    path = tmp_path_factory.mktemp("threads") / "db.sqlite"  # type: ignore[attr-defined]
+    engine, account, folder = _engine(path)
+    order = list(batch)
+    random.Random(seed).shuffle(order)
+    for m in order:  # one message per transaction: the worst case for incremental merging
+        _write(engine, account, folder, m)
+    with engine.connect() as conn:
+        stored = {
+            r.message_id: r.thread_id
+            for r in conn.execute(sa.select(messages.c.message_id, messages.c.thread_id))
+        }
+    engine.dispose()
+    assert all(t is not None for t in stored.values())
+    got = {frozenset(m for m, t in stored.items() if t == tid) for tid in set(stored.values())}
+    nodes = [
+        MessageNode(
+            n,
+            m["message_id"],
+            m["refs"],
+            subject_key(m["subject"]),
+            frozenset(m["people"]),
+            T0 + timedelta(days=m["days"]),
+        )
+        for n, m in enumerate(batch)
+    ]
+    expected = {frozenset(batch[k]["message_id"] for k in comp) for comp in group(nodes)}
+    assert got == expected
 
 
 def test_threads_never_join_messages_of_another_account(tmp_path: Path) -> None:
