@@ -328,9 +328,9 @@ class ImapSession:
     def sizes_ahead(self, uids: Sequence[int]) -> SizesAhead:
         """Send the RFC822.SIZE FETCH for `uids` now and read its answer when asked
         (`.result()`), so the server answers while the caller works: a big pass plans
-        its next body batches this way instead of waiting for each answer (~0.15 s per
-        1,000 UIDs on a loaded 2-core machine). Any other command of this session first
-        reads that answer, so the two never mix."""
+        its next body batches this way instead of waiting for each answer (20 ms to
+        0.15 s per 1,000 UIDs on a loaded 2-core machine). Any other command of this
+        session first reads that answer, so the two never mix."""
         chunk = sorted(set(uids))
         with self._guard(f"fetching message sizes from {self.selected!r}"):
             tag = self._send_fetch(chunk, ["RFC822.SIZE"])
