@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from emailsync.config import Settings
-from emailsync.store.db import create_engine
+from emailsync.store.db import create_engine, reading
 from support.dovecot import DovecotServer
 from support.harness import Harness
 from support.mail import make_message
@@ -43,7 +43,9 @@ def seed(server: DovecotServer, user: str, folder: str, count: int, body_bytes: 
 
 
 def stored_locations(engine: sa.Engine) -> int:
-    with engine.connect() as conn:
+    # a reader (plain BEGIN): a writer's BEGIN IMMEDIATE would queue behind the sync's
+    # transactions and see its first commit only thousands of messages late
+    with reading(engine) as conn:
         return conn.execute(sa.text("SELECT count(*) FROM message_locations")).scalar_one()
 
 
