@@ -84,7 +84,7 @@ def head_revision() -> str:
 
 
 def current_revision(engine: sa.Engine) -> str | None:
-    with engine.connect() as conn:
+    with reading(engine) as conn:  # no write lock: a sync may be writing
         if not sa.inspect(conn).has_table("alembic_version"):
             return None
         return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
