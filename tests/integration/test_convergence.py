@@ -75,13 +75,7 @@ def test_any_interleaving_converges_to_the_servers_state(
         proxy = CuttingProxy(server.host, server.port)
         with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory() as home:
             harness = Harness(mp, Path(home), None, server.cafile)
-            harness.ok("users", "add", "seller@crm.example")
-            harness.ok(
-                "accounts", "add", "--user", "seller@crm.example", "--email", "me@example.com",
-                "--imap", f"127.0.0.1:{proxy.port}", "--imap-security", "plain",
-                "--username", user, "--password-stdin", stdin="secret\n",
-            )  # fmt: skip
-            harness.ok("accounts", "configure", "1", "--past-scope", "all")
+            harness.connect_through(proxy, user)
             uids: list[int] = []
             serial = 0
             for op, arg in ops:

@@ -109,16 +109,17 @@ def test_sync_killed_at_random_instants_converges_to_every_message_once(
     assert_exactly_once(harness, account, 3000)
 
 
-def _account_behind(harness: Harness, proxy: CuttingProxy, user: str) -> str:
-    """An account (all people) whose IMAP connections all go through `proxy`."""
-    harness.cli("users", "add", "seller@crm.example")
-    harness.ok(
-        "accounts", "add", "--user", "seller@crm.example", "--email", "me@example.com",
-        "--imap", f"127.0.0.1:{proxy.port}", "--imap-security", "plain",
-        "--username", user, "--password-stdin", stdin="secret\n",
-    )  # fmt: skip
-    harness.ok("accounts", "configure", "me@example.com", "--past-scope", "all")
-    return "me@example.com"
+def _cut_run_keeps_a_part(harness: Harness, proxy: CuttingProxy, account: str, total: int) -> int:
+    """A run whose connection the proxy cut: reported without a traceback and naming the
+    account, part of the mail stored; returns how much."""
+    result = harness.cli("sync", account, "--once")
+    assert proxy.cuts == 1
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    assert "me@example.com" in result.err
+    partial = len(harness.messages(account))
+    assert 0 < partial < total
+    return partial
 
 
 def test_connection_cut_mid_fetch_is_reported_and_the_next_run_completes(
@@ -128,15 +129,9 @@ def test_connection_cut_mid_fetch_is_reported_and_the_next_run_completes(
     seed(dovecot, user, "INBOX", 300, 40_000)  # 12 MB: more than one body chunk
     proxy = CuttingProxy(dovecot.host, dovecot.port)
     try:
-        account = _account_behind(harness, proxy, user)
+        account = harness.connect_through(proxy, user)
         proxy.cut_after = 10_000_000  # inside the second chunk of bodies
-        result = harness.cli("sync", account, "--once")
-        assert proxy.cuts == 1
-        assert result.code == 1
-        assert "Traceback" not in result.err
-        assert "me@example.com" in result.err
-        partial = len(harness.messages(account))
-        assert 0 < partial < 300
+        _cut_run_keeps_a_part(harness, proxy, account, 300)
         harness.ok("sync", account, "--once")
         assert_exactly_once(harness, account, 300)
     finally:
@@ -158,16 +153,10 @@ def test_a_fetcher_losing_its_connection_keeps_the_batches_before_it(
     seed(dovecot, user, "INBOX", 300, 40_000)
     proxy = CuttingProxy(dovecot.host, dovecot.port)
     try:
-        account = _account_behind(harness, proxy, user)
+        account = harness.connect_through(proxy, user)
         proxy.spare = 1  # the sync process's own connection
         proxy.cut_after = 2_500_000  # the first fetcher's, inside its third or fourth batch
-        result = harness.cli("sync", account, "--once")
-        assert proxy.cuts == 1
-        assert result.code == 1
-        assert "Traceback" not in result.err
-        assert "me@example.com" in result.err
-        partial = len(harness.messages(account))
-        assert 0 < partial < 300
+        partial = _cut_run_keeps_a_part(harness, proxy, account, 300)
         assert partial % 20 == 0  # whole batches only
         harness.ok("sync", account, "--once")
         assert_exactly_once(harness, account, 300)
@@ -188,7 +177,7 @@ def test_a_server_refusing_more_connections_is_synced_over_one(
     seed(dovecot, user, "INBOX", 120, 2_000)
     proxy = CuttingProxy(dovecot.host, dovecot.port)
     try:
-        account = _account_behind(harness, proxy, user)
+        account = harness.connect_through(proxy, user)
         proxy.accepted, proxy.accept_only = 0, 1
         harness.ok("sync", account, "--once")
         assert proxy.accepted > 1  # the fetchers did try

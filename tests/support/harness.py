@@ -82,6 +82,18 @@ class Harness:
         accounts = self.ok("accounts", "list", "--json").json()
         return str(next(a["id"] for a in accounts if a["email"] == email))
 
+    def connect_through(self, proxy: Any, user: str, *, email: str = "me@example.com") -> str:
+        """Connect a mailbox over plain IMAP through `proxy` (a CuttingProxy in front of
+        Dovecot), syncing all people; returns the account's email."""
+        self.cli("users", "add", "seller@crm.example")
+        self.ok(
+            "accounts", "add", "--user", "seller@crm.example", "--email", email,
+            "--imap", f"127.0.0.1:{proxy.port}", "--imap-security", "plain",
+            "--username", user, "--password-stdin", stdin="secret\n",
+        )  # fmt: skip
+        self.ok("accounts", "configure", email, "--past-scope", "all")
+        return email
+
     def messages(self, account: str) -> list[dict[str, Any]]:
         return self.ok("messages", "list", "--account", account, "--json").json()
 
