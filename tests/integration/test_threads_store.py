@@ -7,6 +7,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from emailsync.domain.model import Address, FetchedMessage, ParsedMessage, Participants
 from emailsync.domain.threading import MessageNode, group, subject_key
 from emailsync.store import messages as message_store
+from emailsync.store import threads
 from emailsync.store.db import create_engine, upgrade
 from emailsync.store.raw import raw_digest
 from emailsync.store.tables import accounts, folders, messages, users
@@ -84,7 +86,7 @@ def _parsed(m: dict) -> ParsedMessage:
         message_id=m["message_id"],
         in_reply_to="",
         references=m["refs"],
-        date=T0 + timedelta(days=m["days"]),
+        date=T0 + timedelta(days=m.get("dated", m["days"])),  # Date header; else = arrival
         subject=m["subject"],
         participants=Participants(from_=tuple(people[:1]), to=tuple(people[1:])),
         text_body="",
@@ -95,41 +97,61 @@ def _parsed(m: dict) -> ParsedMessage:
 
 
 def _write(engine: sa.Engine, account: int, folder: int, m: dict) -> None:
-    fetched = FetchedMessage(
-        uid=m["uid"], internaldate=T0 + timedelta(days=m["days"]), flags=(), size=10, raw=b"x"
-    )
+    _write_batch(engine, account, folder, [m])
+
+
+def _write_batch(engine: sa.Engine, account: int, folder: int, batch: list[dict]) -> None:
+    """One transaction, as the sync writes a batch of fetched messages."""
+    new = [
+        message_store.NewMessage(
+            key=f"<{m['message_id']}>",
+            fetched=FetchedMessage(
+                uid=m["uid"],
+                internaldate=T0 + timedelta(days=m["days"]),
+                flags=(),
+                size=10,
+                raw=b"x",
+            ),
+            parsed=_parsed(m),
+            direction="received",
+            digest=raw_digest(b"x"),
+        )
+        for m in batch
+    ]
     with engine.begin() as conn:
         message_store.write_batch(
             conn,
             account_id=account,
             folder_id=folder,
-            new_messages=[
-                message_store.NewMessage(
-                    key=f"<{m['message_id']}>",
-                    fetched=fetched,
-                    parsed=_parsed(m),
-                    direction="received",
-                    digest=raw_digest(b"x"),
-                )
-            ],
+            new_messages=new,
             new_locations=[],
-            cursor=m["uid"],
+            cursor=max(m["uid"] for m in batch),
         )
 
 
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(mail(), st.integers(min_value=0, max_value=1000))
+@given(mail(), st.integers(min_value=0, max_value=1000), st.integers(min_value=1, max_value=4))
+@pytest.mark.parametrize("read_whole", [threads.READ_WHOLE, 0])
 def test_incremental_threads_equal_the_pure_grouping_in_any_arrival_order(
-    tmp_path_factory: object, batch: list[dict], seed: int
+    tmp_path_factory: object,
+    monkeypatch: pytest.MonkeyPatch,
+    read_whole: int,
+    batch: list[dict],
+    seed: int,
+    per_transaction: int,
 ) -> None:
+    """With read_whole 0 every stored thread is looked up one message per new message
+    (`_one_per_thread`) instead of being read whole; the threads must not change. One
+    message per transaction is the worst case for incremental merging."""
+    monkeypatch.setattr(threads, "READ_WHOLE", read_whole)
     path = tmp_path_factory.mktemp("threads") / "db.sqlite"  # type: ignore[attr-defined]
     engine, account, folder = _engine(path)
     order = list(batch)
     random.Random(seed).shuffle(order)
-    for m in order:  # one message per transaction: the worst case for incremental merging
-        _write(engine, account, folder, m)
+    for start in range(0, len(order), per_transaction):
+        _write_batch(engine, account, folder, order[start : start + per_transaction])
     with engine.connect() as conn:
         stored = {
             r.message_id: r.thread_id
@@ -183,3 +205,114 @@ def test_threads_never_join_messages_of_another_account(tmp_path: Path) -> None:
     thread_of = {(r.account_id, r.message_id): r.thread_id for r in rows}
     assert thread_of[(account_b, "root@x")] == thread_of[(account_b, "b2@x")]
     assert thread_of[(account_a, "a1@x")] != thread_of[(account_b, "root@x")]
+
+
+def test_a_subject_flood_reads_one_message_of_the_thread_not_all(tmp_path: Path) -> None:
+    """300 "Daily report" mails between the same two people make one thread; a new batch
+    of them must not read all 300 back (every batch did: quadratic when the folder's
+    UIDs are not in date order), and still joins the thread."""
+    engine, account, folder = _engine(tmp_path / "db.sqlite")
+    people = ["alerts@a", "me@x"]
+    report = {"refs": (), "subject": "Daily report", "people": people}
+    flood = [{**report, "uid": i + 1, "message_id": f"r{i}@a", "days": i % 20} for i in range(300)]
+    _write_batch(engine, account, folder, flood)
+    when = [T0 + timedelta(days=d) for d in (3, 5, 19, 40)]
+    new = [
+        MessageNode(10_000 + i, f"n{i}@a", (), "daily report", frozenset(people), date)
+        for i, date in enumerate(when)
+    ]
+    with engine.connect() as conn:
+        read = threads._candidates(conn, account, new)
+        placed = threads.place_in_threads(conn, account, {n.key: n for n in new}, "private")
+        flood_thread = conn.execute(sa.select(messages.c.thread_id).limit(1)).scalar()
+    engine.dispose()
+    assert 1 <= len(read) <= 2  # one lookup; the others are within 30 days of it
+    assert set(placed.thread_of.values()) == {flood_thread}
+
+
+def _threads_after(tmp_path: Path, stored: list[dict], new: list[dict], manual: list[str] = ()):
+    """Thread of each message id after writing `stored` (then moving `manual` out by
+    hand) and then `new` as one batch, with every stored thread looked up rather than
+    read whole."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    engine, account, folder = _engine(tmp_path / "db.sqlite")
+    _write_batch(engine, account, folder, stored)
+    with engine.begin() as conn:
+        for mid in manual:
+            pk = conn.execute(sa.select(messages.c.id).where(messages.c.message_id == mid))
+            threads.split_thread(conn, [pk.scalar_one()])
+    saved, threads.READ_WHOLE = threads.READ_WHOLE, 0
+    try:
+        _write_batch(engine, account, folder, new)
+    finally:
+        threads.READ_WHOLE = saved
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(messages.c.message_id, messages.c.thread_id)).all()
+    engine.dispose()
+    return dict(rows)
+
+
+def _report(uid: int, day: int, name: str = "") -> dict:
+    return {"uid": uid, "message_id": name or f"d{day}@a", "refs": (), "subject": "Report",
+            "people": ["alerts@a", "me@x"], "days": day}  # fmt: skip
+
+
+@pytest.mark.parametrize("stored_day, new_day", [(0, 31), (31, 0), (0, 30), (30, 0)])
+def test_looked_up_threads_keep_the_thirty_day_edge(
+    tmp_path: Path, stored_day: int, new_day: int
+) -> None:
+    got = _threads_after(tmp_path, [_report(1, stored_day)], [_report(2, new_day, "new@a")])
+    joined = got["new@a"] == got[f"d{stored_day}@a"]
+    assert joined == (abs(stored_day - new_day) <= 30)
+
+
+def test_a_later_message_of_a_batch_looks_up_the_thread_again_past_thirty_days(
+    tmp_path: Path,
+) -> None:
+    """n1 (day 5) and n2 (day 50) have no edge between them; each reaches the stored
+    thread (a report every other day, days 0-50) on its own."""
+    stored = [_report(i + 1, day) for i, day in enumerate(range(0, 51, 2))]
+    got = _threads_after(tmp_path, stored, [_report(100, 5, "n1@a"), _report(101, 50, "n2@a")])
+    assert got["n1@a"] == got["n2@a"] == got["d0@a"]
+
+
+def test_a_message_moved_by_hand_is_not_looked_up_for_the_subject_rule(tmp_path: Path) -> None:
+    stored = [_report(i + 1, day) for i, day in enumerate(range(0, 11, 2))] + [_report(20, 35)]
+    got = _threads_after(tmp_path, stored, [_report(100, 50, "new@a")], manual=["d35@a"])
+    assert got["new@a"] != got["d35@a"]
+
+
+def test_a_lookup_skips_thread_messages_past_the_edge_that_come_first_in_the_index(
+    tmp_path: Path,
+) -> None:
+    """The index orders a thread's messages by arrival; the first in range may be dated
+    outside the thirty days (the Date header rules, as in `subject_edge`), and the lookup
+    must go on to one inside them."""
+    early = [_report(1, 9), _report(2, 15)]  # new at day 40: day 9 is 31 days off
+    got = _threads_after(tmp_path / "a", early, [_report(100, 40, "new@a")])
+    assert got["new@a"] == got["d15@a"]
+    late = [{**_report(1, 20), "dated": 31}, _report(2, 25)]  # new at day 0
+    got = _threads_after(tmp_path / "b", late, [_report(100, 0, "new@a")])
+    assert got["new@a"] == got["d25@a"]
+
+
+def test_a_lookup_goes_past_messages_moved_by_hand_to_one_that_was_not(tmp_path: Path) -> None:
+    """Thread M: d35 and d40 moved there by hand, and r45, a reply to d40 that joined it
+    by reference. A report of day 70 has subject edges to d40 (first in the index) and
+    r45; only r45 counts."""
+    stored = [_report(1, 35), _report(2, 40), {**_report(3, 45, "r45@a"), "refs": ("d40@a",)}]
+    engine, account, folder = _engine(tmp_path / "db.sqlite")
+    _write_batch(engine, account, folder, stored[:2])
+    with engine.begin() as conn:
+        pks = conn.execute(sa.select(messages.c.id)).scalars().all()
+        threads.split_thread(conn, list(pks))
+    _write_batch(engine, account, folder, stored[2:])
+    saved, threads.READ_WHOLE = threads.READ_WHOLE, 0
+    try:
+        _write_batch(engine, account, folder, [_report(100, 70, "new@a")])
+    finally:
+        threads.READ_WHOLE = saved
+    with engine.connect() as conn:
+        got = dict(conn.execute(sa.select(messages.c.message_id, messages.c.thread_id)).all())
+    engine.dispose()
+    assert got["d40@a"] == got["r45@a"] == got["new@a"]

@@ -271,7 +271,7 @@ messages = sa.Table(
     sa.UniqueConstraint("account_id", "dedup_key"),
     sa.Index(None, "account_id", "message_id"),
     sa.Index(None, "thread_id"),
-    sa.Index(None, "account_id", "subject_key"),
+    sa.Index(None, "account_id", "subject_key", "internaldate"),
     sa.Index(None, "account_id", "provider_thread_id"),
 )
 

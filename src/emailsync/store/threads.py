@@ -26,6 +26,7 @@ from emailsync.errors import UsageError
 from emailsync.store.bulk import insert_many
 from emailsync.store.db import allocate_ids
 from emailsync.store.tables import (
+    UtcDateTime,
     accounts,
     message_addresses,
     message_references,
@@ -129,7 +130,6 @@ def _candidates(conn: sa.Connection, account_id: int, nodes: list[MessageNode]) 
     indexed columns only."""
     tokens = sorted({t for n in nodes for t in (*n.references, n.message_id) if t})
     providers = sorted({n.provider_thread_id for n in nodes if n.provider_thread_id})
-    subjects = sorted({n.subject_key for n in nodes if n.subject_key})
     ids: set[int] = set()
     for chunk in _chunks(tokens):
         ids.update(
@@ -157,25 +157,160 @@ def _candidates(conn: sa.Connection, account_id: int, nodes: list[MessageNode]) 
                 )
             ).scalars()
         )
-    if subjects:
-        earliest = min(n.date for n in nodes if n.subject_key) - SUBJECT_GAP - _SLACK
-        latest = max(n.date for n in nodes if n.subject_key) + SUBJECT_GAP + _SLACK
-        for chunk in _chunks(subjects):
-            ids.update(
-                conn.execute(
-                    sa.select(messages.c.id).where(
-                        messages.c.account_id == account_id,
-                        messages.c.subject_key.in_(chunk),
-                        messages.c.internaldate >= earliest,
-                        messages.c.internaldate <= latest,
-                    )
-                ).scalars()
-            )
+    ids.update(_subject_candidates(conn, account_id, [n for n in nodes if n.subject_key]))
     return ids
 
 
 # Date header and INTERNALDATE differ by transit time; widen the SQL prefilter by it.
 _SLACK = SUBJECT_GAP / 30
+
+# A thread holding more messages of a batch's subjects in its date window than this is
+# not read whole: for each new message, one of its messages that the new one shares a
+# subject edge with is looked up instead (`_one_per_thread`).
+READ_WHOLE = 64
+
+
+def _subject_candidates(conn: sa.Connection, account_id: int, nodes: list[MessageNode]) -> set[int]:
+    """Stored messages the subject rule may join to `nodes`, bounded by thread.
+
+    The rule only ever joins a new message to a stored thread (stored messages are
+    grouped by thread already), so from a thread it needs one message the new one has
+    an edge with, not all of them. Reading them all made a flood of one subject between
+    the same people ("Daily report", alerts) read every such message in the window for
+    every batch: quadratic when a folder's UIDs are not in date order."""
+    if not nodes:
+        return set()
+    window = (
+        messages.c.account_id == account_id,
+        messages.c.internaldate >= min(n.date for n in nodes) - SUBJECT_GAP - _SLACK,
+        messages.c.internaldate <= max(n.date for n in nodes) + SUBJECT_GAP + _SLACK,
+    )
+    subjects = _chunks(sorted({n.subject_key for n in nodes}))
+    counted: dict[int | None, int] = {}
+    big: dict[str, list[int]] = {}  # subject key → big threads holding it
+    for chunk in subjects:
+        for thread, key, count in conn.execute(
+            sa.select(messages.c.thread_id, messages.c.subject_key, sa.func.count())
+            .where(*window, messages.c.subject_key.in_(chunk))
+            .group_by(messages.c.thread_id, messages.c.subject_key)
+        ):
+            counted[thread] = counted.get(thread, 0) + count
+            big.setdefault(key, []).append(thread)
+    large = {t for t, count in counted.items() if t is not None and count > READ_WHOLE}
+    ids: set[int] = set()
+    if len(large) < len(counted):
+        for chunk in subjects:
+            ids.update(
+                conn.execute(
+                    sa.select(messages.c.id).where(
+                        *window,
+                        messages.c.subject_key.in_(chunk),
+                        sa.or_(
+                            messages.c.thread_id.is_(None),
+                            messages.c.thread_id.not_in(sorted(large)),
+                        ),
+                    )
+                ).scalars()
+            )
+    if large:
+        big = {key: [t for t in ts if t in large] for key, ts in big.items()}
+        ids.update(_one_per_thread(conn, account_id, nodes, big))
+    return ids
+
+
+def _one_per_thread(
+    conn: sa.Connection, account_id: int, nodes: list[MessageNode], big: dict[str, list[int]]
+) -> set[int]:
+    """For each new node and big thread of its subject, one message of the thread it has
+    a subject edge with (`subject_edge` in SQL: same subject key, dates at most
+    SUBJECT_GAP apart, two shared From/To/Cc addresses; messages placed by hand are left
+    out of the subject rule). The index on (account, subject key, internaldate) makes
+    each lookup a short range that stops at the first match.
+
+    Lookups are skipped where the answer is known: a node sharing fewer than two
+    addresses with everyone the thread's messages of that subject involve has no edge
+    into it, and a node with the same participants as an earlier node (by date) that
+    found the thread, within SUBJECT_GAP of it, joins that node and so the thread."""
+    shared = (
+        sa.select(sa.func.count(sa.distinct(message_addresses.c.email)))
+        .where(
+            message_addresses.c.message_id == messages.c.id,
+            message_addresses.c.field.in_(THREAD_FIELDS),
+            message_addresses.c.email.in_(sa.bindparam("people", expanding=True)),
+        )
+        .scalar_subquery()
+    )
+    when = sa.func.coalesce(messages.c.date, messages.c.internaldate, type_=UtcDateTime())
+    query = (
+        sa.select(messages.c.id)
+        .where(
+            messages.c.account_id == account_id,
+            messages.c.subject_key == sa.bindparam("subject"),
+            messages.c.internaldate >= sa.bindparam("arrived_from", type_=UtcDateTime()),
+            messages.c.internaldate <= sa.bindparam("arrived_to", type_=UtcDateTime()),
+            messages.c.thread_id == sa.bindparam("thread"),
+            messages.c.thread_manual == sa.false(),
+            when >= sa.bindparam("dated_from", type_=UtcDateTime()),
+            when <= sa.bindparam("dated_to", type_=UtcDateTime()),
+            shared >= 2,
+        )
+        .limit(1)
+    )
+    involved = _involved(conn, account_id, nodes, big)
+    found: set[int] = set()
+    reached: dict[tuple[str, frozenset[str], int], datetime] = {}  # → latest date covered
+    for node in sorted(nodes, key=lambda n: n.date):
+        if len(node.participants) < 2:
+            continue
+        for thread in big.get(node.subject_key, ()):
+            if len(node.participants & involved.get((thread, node.subject_key), set())) < 2:
+                continue
+            known = (node.subject_key, node.participants, thread)
+            if known in reached and node.date <= reached[known]:
+                continue
+            hit = conn.execute(
+                query,
+                {
+                    "people": sorted(node.participants),
+                    "subject": node.subject_key,
+                    "arrived_from": node.date - SUBJECT_GAP - _SLACK,
+                    "arrived_to": node.date + SUBJECT_GAP + _SLACK,
+                    "thread": thread,
+                    "dated_from": node.date - SUBJECT_GAP,
+                    "dated_to": node.date + SUBJECT_GAP,
+                },
+            ).scalar()
+            if hit is not None:
+                found.add(hit)
+                reached[known] = node.date + SUBJECT_GAP
+    return found
+
+
+def _involved(
+    conn: sa.Connection, account_id: int, nodes: list[MessageNode], big: dict[str, list[int]]
+) -> dict[tuple[int, str], set[str]]:
+    """(big thread, subject key) → the From/To/Cc addresses of its messages of that
+    subject in the batch's window, read in one query."""
+    pairs = [(t, key) for key, threads_ in big.items() for t in threads_]
+    if not pairs:
+        return {}
+    out: dict[tuple[int, str], set[str]] = {}
+    rows = conn.execute(
+        sa.select(messages.c.thread_id, messages.c.subject_key, message_addresses.c.email)
+        .distinct()
+        .join(message_addresses, message_addresses.c.message_id == messages.c.id)
+        .where(
+            messages.c.account_id == account_id,
+            messages.c.subject_key.in_(sorted(big)),
+            messages.c.thread_id.in_(sorted({t for t, _key in pairs})),
+            messages.c.internaldate >= min(n.date for n in nodes) - SUBJECT_GAP - _SLACK,
+            messages.c.internaldate <= max(n.date for n in nodes) + SUBJECT_GAP + _SLACK,
+            message_addresses.c.field.in_(THREAD_FIELDS),
+        )
+    )
+    for thread, key, email in rows:
+        out.setdefault((thread, key), set()).add(email)
+    return out
 
 
 def attach_messages(
