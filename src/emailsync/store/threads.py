@@ -180,14 +180,16 @@ def _subject_candidates(conn: sa.Connection, account_id: int, nodes: list[Messag
     every batch: quadratic when a folder's UIDs are not in date order."""
     if not nodes:
         return set()
+    earliest = min(n.date for n in nodes) - SUBJECT_GAP - _SLACK
+    latest = max(n.date for n in nodes) + SUBJECT_GAP + _SLACK
     window = (
         messages.c.account_id == account_id,
-        messages.c.internaldate >= min(n.date for n in nodes) - SUBJECT_GAP - _SLACK,
-        messages.c.internaldate <= max(n.date for n in nodes) + SUBJECT_GAP + _SLACK,
+        messages.c.internaldate >= earliest,
+        messages.c.internaldate <= latest,
     )
     subjects = _chunks(sorted({n.subject_key for n in nodes}))
     counted: dict[int | None, int] = {}
-    big: dict[str, list[int]] = {}  # subject key → big threads holding it
+    holders: dict[str, list[int | None]] = {}  # subject key → threads holding it
     for chunk in subjects:
         for thread, key, count in conn.execute(
             sa.select(messages.c.thread_id, messages.c.subject_key, sa.func.count())
@@ -195,7 +197,7 @@ def _subject_candidates(conn: sa.Connection, account_id: int, nodes: list[Messag
             .group_by(messages.c.thread_id, messages.c.subject_key)
         ):
             counted[thread] = counted.get(thread, 0) + count
-            big.setdefault(key, []).append(thread)
+            holders.setdefault(key, []).append(thread)
     large = {t for t, count in counted.items() if t is not None and count > READ_WHOLE}
     ids: set[int] = set()
     if len(large) < len(counted):
@@ -212,20 +214,31 @@ def _subject_candidates(conn: sa.Connection, account_id: int, nodes: list[Messag
                     )
                 ).scalars()
             )
-    if large:
-        big = {key: [t for t in ts if t in large] for key, ts in big.items()}
-        ids.update(_one_per_thread(conn, account_id, nodes, big))
+    big = {
+        key: [t for t in threads_ if t is not None and t in large]
+        for key, threads_ in holders.items()
+        if any(t in large for t in threads_)
+    }
+    if big:
+        involved = _involved(conn, window, big)
+        ids.update(_one_per_thread(conn, account_id, nodes, big, involved))
     return ids
 
 
 def _one_per_thread(
-    conn: sa.Connection, account_id: int, nodes: list[MessageNode], big: dict[str, list[int]]
+    conn: sa.Connection,
+    account_id: int,
+    nodes: list[MessageNode],
+    big: dict[str, list[int]],
+    involved: dict[tuple[int, str], set[str]],
 ) -> set[int]:
     """For each new node and big thread of its subject, one message of the thread it has
     a subject edge with (`subject_edge` in SQL: same subject key, dates at most
     SUBJECT_GAP apart, two shared From/To/Cc addresses; messages placed by hand are left
     out of the subject rule). The index on (account, subject key, internaldate) makes
-    each lookup a short range that stops at the first match.
+    each lookup a short range that stops at the first match. (Its arrival-date
+    prefilter is the node's own window widened by _SLACK, as the batch's is for the
+    threads read whole.)
 
     Lookups are skipped where the answer is known: a node sharing fewer than two
     addresses with everyone the thread's messages of that subject involve has no edge
@@ -256,7 +269,6 @@ def _one_per_thread(
         )
         .limit(1)
     )
-    involved = _involved(conn, account_id, nodes, big)
     found: set[int] = set()
     reached: dict[tuple[str, frozenset[str], int], datetime] = {}  # → latest date covered
     for node in sorted(nodes, key=lambda n: n.date):
@@ -287,24 +299,19 @@ def _one_per_thread(
 
 
 def _involved(
-    conn: sa.Connection, account_id: int, nodes: list[MessageNode], big: dict[str, list[int]]
+    conn: sa.Connection, window: tuple[sa.ColumnElement[bool], ...], big: dict[str, list[int]]
 ) -> dict[tuple[int, str], set[str]]:
     """(big thread, subject key) → the From/To/Cc addresses of its messages of that
-    subject in the batch's window, read in one query."""
-    pairs = [(t, key) for key, threads_ in big.items() for t in threads_]
-    if not pairs:
-        return {}
+    subject in the batch's window, read in one query (big threads are few)."""
     out: dict[tuple[int, str], set[str]] = {}
     rows = conn.execute(
         sa.select(messages.c.thread_id, messages.c.subject_key, message_addresses.c.email)
         .distinct()
         .join(message_addresses, message_addresses.c.message_id == messages.c.id)
         .where(
-            messages.c.account_id == account_id,
+            *window,
             messages.c.subject_key.in_(sorted(big)),
-            messages.c.thread_id.in_(sorted({t for t, _key in pairs})),
-            messages.c.internaldate >= min(n.date for n in nodes) - SUBJECT_GAP - _SLACK,
-            messages.c.internaldate <= max(n.date for n in nodes) + SUBJECT_GAP + _SLACK,
+            messages.c.thread_id.in_(sorted({t for threads_ in big.values() for t in threads_})),
             message_addresses.c.field.in_(THREAD_FIELDS),
         )
     )
