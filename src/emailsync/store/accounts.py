@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -267,23 +267,29 @@ def record_server_folders(
     conn: sa.Connection, account_id: int, server: Sequence[ServerFolder]
 ) -> dict[str, Folder]:
     """Remember every folder the server lists (with its role), keeping sync state."""
-    known = {
-        r.name: r
-        for r in conn.execute(sa.select(folders).where(folders.c.account_id == account_id))
-    }
+    rows = conn.execute(sa.select(folders).where(folders.c.account_id == account_id)).all()
+    known = {r.name: r for r in rows}
+    changed = False
     for f in server:
         if f.name not in known:
             conn.execute(folders.insert().values(account_id=account_id, name=f.name, role=f.role))
+            changed = True
         elif known[f.name].role != f.role:
             conn.execute(
                 folders.update().where(folders.c.id == known[f.name].id).values(role=f.role)
             )
-    return {f.name: f for f in list_folders(conn, account_id)}
+            changed = True
+    if changed:
+        rows = conn.execute(sa.select(folders).where(folders.c.account_id == account_id)).all()
+    return {f.name: f for f in _in_order(rows)}  # nothing changed: no second read
 
 
 def list_folders(conn: sa.Connection, account_id: int) -> list[Folder]:
     """The account's folders: Inbox first, then Sent, archives, own folders, bins last."""
-    rows = conn.execute(sa.select(folders).where(folders.c.account_id == account_id))
+    return _in_order(conn.execute(sa.select(folders).where(folders.c.account_id == account_id)))
+
+
+def _in_order(rows: Iterable[sa.Row]) -> list[Folder]:
     found = [_folder(r) for r in rows]
     return sorted(found, key=lambda f: (ROLE_ORDER.index(f.role), f.name.casefold()))
 

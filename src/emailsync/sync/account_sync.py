@@ -126,7 +126,9 @@ def _pass(
     chosen = set(selected_folders(account.conditions, server))
     names = folders_to_sync(account.conditions, server)
     with engine.begin() as conn:
-        started_at = account_store.mark_sync_started(conn, account.id, datetime.now(UTC))
+        started_at = account.sync_started_at or account_store.mark_sync_started(
+            conn, account.id, datetime.now(UTC)
+        )  # fixed by the first pass, never changed after
         account_store.set_state(conn, account.id, "syncing", error=None, keep_user_state=True)
         stored = account_store.record_server_folders(conn, account.id, server)
         contacts = directory.contact_emails(conn)
