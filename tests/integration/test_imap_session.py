@@ -606,3 +606,63 @@ def test_a_connection_lost_before_sizes_asked_ahead_arrive_is_transient(
         ahead.result()
     with pytest.raises(TransientError):
         session.fetch_messages([uid], headers_only=False)
+
+
+# -- survey: LIST and STATUS in one flight ----------------------------------------------
+
+
+def _status_elsewhere(server: DovecotServer, user: str, name: str) -> object:
+    with open_session(server, user) as other:
+        return other.status(name)
+
+
+def test_survey_lists_folders_and_keeps_each_status_for_the_pass(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    """RFC 3501 §5.5: the commands go out together; the answers are those the one-by-one
+    commands give, and a status asked for right after costs no command."""
+    dovecot.append(imap_user, "Sent", message(1))
+    dovecot.append(imap_user, "Kundenbriefe/Grüße", message(2))  # modified UTF-7 name
+    names = ["INBOX", "Sent", "Kundenbriefe/Grüße"]
+    folders = session.survey(names)
+    assert folders == session.list_folders()
+    received = session.bytes_received
+    statuses = {name: session.status(name) for name in names}
+    assert session.bytes_received == received  # answered from the survey
+    assert statuses == {name: _status_elsewhere(dovecot, imap_user, name) for name in names}
+    session.status("Sent")  # used once: asked again now
+    assert session.bytes_received > received
+
+
+def test_a_surveyed_status_older_than_the_limit_is_asked_again(
+    dovecot: DovecotServer,
+    imap_user: str,
+    session: ImapSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session.survey(["Sent"])
+    uid = dovecot.append(imap_user, "Sent", message(1))
+    monkeypatch.setattr("emailsync.imap.session.STATUS_FRESH_SECONDS", 0.0)
+    assert session.status("Sent").uidnext == uid + 1
+
+
+def test_a_surveyed_folder_that_is_gone_reports_it_when_asked(session: ImapSession) -> None:
+    folders = session.survey(["INBOX", "Gone"])
+    assert "INBOX" in {f.name for f in folders}
+    with pytest.raises(EmailsyncError, match="Gone"):
+        session.status("Gone")
+
+
+def test_survey_leaves_the_open_folder_to_select(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    """The worker's folder (open for IDLE) is refreshed by NOOP, then STATUS, one after
+    the other: Dovecot runs pipelined commands side by side, and a STATUS sent behind a
+    NOOP in one flight reported the mailbox without the mail the NOOP found."""
+    dovecot.append(imap_user, "INBOX", message(1))
+    session.select("INBOX")
+    new_uid = dovecot.append(imap_user, "INBOX", message(2))
+    session.survey(["INBOX", "Sent"])
+    refreshed = session.select("INBOX")
+    assert refreshed.exists == 2 and refreshed.uidnext == new_uid + 1
+    assert session.search_uids(1) == [1, new_uid]

@@ -136,6 +136,11 @@ def connect(
         raise _setup_error(e, host, where, email, security) from e
     client._imap.debug = 0  # imapclient sets 5: logging every line makes it ~6x slower
     client.normalise_times = False  # keep INTERNALDATE's offset; session converts to UTC
+    # Commands are written whole (one sendall each), and a session pipelines some (sizes
+    # ahead, the folder survey): with Nagle's algorithm the second command of a flight
+    # waited for the first one's ACK, a round trip.
+    with contextlib.suppress(OSError, AttributeError):
+        client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     try:
         if security == "starttls":

@@ -24,8 +24,9 @@ from datetime import UTC, date, datetime
 from typing import Any, BinaryIO
 
 from imapclient import IMAPClient
-from imapclient.imapclient import join_message_ids, seq_to_parenstr_upper
-from imapclient.response_parser import parse_fetch_response
+from imapclient.imap_utf7 import decode as decode_utf7
+from imapclient.imapclient import as_pairs, join_message_ids, seq_to_parenstr_upper
+from imapclient.response_parser import parse_fetch_response, parse_response
 
 from emailsync.domain.model import (
     Capabilities,
@@ -44,6 +45,8 @@ FETCH_CHUNK = 500  # UIDs per FETCH command: keeps command lines short and memor
 HEADER_FIELDS = "MESSAGE-ID FROM SENDER REPLY-TO TO CC BCC"
 _SKIP_ATTRIBUTES = frozenset({"\\noselect", "\\nonexistent"})
 # Response codes that mean "try again later" (RFC 5530 §3).
+# How long a STATUS read by `survey` stands in for asking again (see there).
+STATUS_FRESH_SECONDS = 2.0
 _TRANSIENT_CODES = (b"[UNAVAILABLE]", b"[INUSE]", b"[LIMIT]", b"[SERVERBUG]", b"[EXPUNGEISSUED]")
 _CHANGE_RESPONSES = frozenset({b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED"})
 
@@ -93,6 +96,7 @@ class ImapSession:
         self.selected: str | None = None
         self._broken = False
         self._ahead: SizesAhead | None = None  # a FETCH sent, its answer not read yet
+        self._fresh: dict[str, tuple[float, FolderStatus]] = {}  # survey(): when, STATUS
         self._reader: _CountingReader | None = None
         imap = client._imap
         if getattr(imap, "file", None) is not None:
@@ -165,16 +169,62 @@ class ImapSession:
         """Every selectable folder with its role (LIST, RFC 3501 §6.3.8; RFC 6154)."""
         with self._guard("listing folders"):
             listing = self._client.list_folders()
-        folders = []
-        for raw_flags, raw_delimiter, raw_name in listing:
-            flags = tuple(_str(f) for f in raw_flags)
-            if any(f.casefold() in _SKIP_ATTRIBUTES for f in flags):
-                continue
-            delimiter = _str(raw_delimiter) if raw_delimiter else ""
-            # imapclient parses an all-digit folder name ("2024") as an int.
-            name = raw_name if isinstance(raw_name, str) else _str(raw_name)
-            folders.append(ServerFolder(name, role_for(name, flags, delimiter), flags))
+        return _server_folders(listing)
+
+    def survey(self, names: Sequence[str]) -> list[ServerFolder]:
+        """`list_folders`, and the STATUS of `names`, in one flight (RFC 3501 §5.5).
+
+        A pass lists the folders and then asks each folder it synced before for its
+        counters; one after the other that is a round trip per folder, 30-50 ms each to
+        a provider far away. Here every command is written before the first answer is
+        read. The answers are kept for `status()` of those folders for
+        STATUS_FRESH_SECONDS, so a pass asks again about a folder it comes to later than
+        that. A STATUS the server refuses (a folder deleted meanwhile) is simply not
+        kept: asked again, it says so in the usual words. The folder open already is
+        left out: its view is brought up to date by NOOP before its STATUS is read
+        (`select`), and Dovecot runs pipelined commands side by side, so a NOOP in the
+        flight does not guarantee that a STATUS after it sees what the NOOP found."""
+        client = self._client
+        imap = client._imap
+        items = "(" + " ".join(self._status_items()) + ")"
+        self._fresh.clear()
+        with self._guard("listing folders"):
+            list_tag = imap._command("LIST", client._normalise_folder(""), '"*"')
+            asked = [name for name in dict.fromkeys(names) if name != self.selected]
+            sent = [
+                imap._command("STATUS", client._normalise_folder(name), items) for name in asked
+            ]
+            typ, data = imap._command_complete("LIST", list_tag)
+            client._checkok("list", typ, data)
+            typ, listing = imap._untagged_response(typ, data, "LIST")
+            folders = _server_folders(client._proc_folder_list(listing))
+            imap.untagged_responses.pop("STATUS", None)
+            for tag in sent:
+                with contextlib.suppress(imaplib.IMAP4.error):  # NO: not kept (see above)
+                    imap._command_complete("STATUS", tag)
+            answers = imap.untagged_responses.pop("STATUS", [])
+        now = time.monotonic()
+        for line in answers:
+            if not isinstance(line, bytes):
+                continue  # a name sent as a literal: left to status()
+            with contextlib.suppress(ValueError, IndexError, TypeError):
+                name, status = _status_answer(client, line)
+                if name in asked:
+                    self._fresh[name] = (now, status)
         return folders
+
+    def _take_fresh(self, name: str) -> FolderStatus | None:
+        """The STATUS `survey` read for `name`, if it is recent enough; used once."""
+        kept = self._fresh.pop(name, None)
+        if kept is None or time.monotonic() - kept[0] > STATUS_FRESH_SECONDS:
+            return None
+        return kept[1]
+
+    def _status_items(self) -> list[str]:
+        items = ["UIDNEXT", "UIDVALIDITY", "MESSAGES"]
+        if self.capabilities.condstore:
+            items.append("HIGHESTMODSEQ")
+        return items
 
     def folder_message_count(self, name: str) -> int:
         """How many messages a folder holds, without selecting it (STATUS MESSAGES)."""
@@ -226,18 +276,12 @@ class ImapSession:
     def status(self, name: str) -> FolderStatus:
         """A folder's counters without opening it (STATUS, RFC 3501 §6.3.10; with
         CONDSTORE also HIGHESTMODSEQ, RFC 7162 §3.1.6)."""
-        items = ["UIDNEXT", "UIDVALIDITY", "MESSAGES"]
-        if self.capabilities.condstore:
-            items.append("HIGHESTMODSEQ")
+        fresh = self._take_fresh(name)
+        if fresh is not None:
+            return fresh
         with self._guard(f"asking for the status of folder {name!r}"):
-            status = self._client.folder_status(name, items)
-        modseq = status.get(b"HIGHESTMODSEQ")
-        return FolderStatus(
-            uidvalidity=int(status.get(b"UIDVALIDITY", 0)),
-            uidnext=int(status.get(b"UIDNEXT", 0)),
-            exists=int(status.get(b"MESSAGES", 0)),
-            highestmodseq=int(modseq) if modseq is not None else None,
-        )
+            status = self._client.folder_status(name, self._status_items())
+        return _folder_status(status)
 
     # -- searching ------------------------------------------------------------------
 
@@ -448,6 +492,42 @@ class SizesAhead:
 
 
 # -- helpers ----------------------------------------------------------------------------
+
+
+def _server_folders(listing: Sequence[tuple[Any, Any, Any]]) -> list[ServerFolder]:
+    """imapclient's LIST answer as the selectable folders with their roles."""
+    folders = []
+    for raw_flags, raw_delimiter, raw_name in listing:
+        flags = tuple(_str(f) for f in raw_flags)
+        if any(f.casefold() in _SKIP_ATTRIBUTES for f in flags):
+            continue
+        delimiter = _str(raw_delimiter) if raw_delimiter else ""
+        # imapclient parses an all-digit folder name ("2024") as an int.
+        name = raw_name if isinstance(raw_name, str) else _str(raw_name)
+        folders.append(ServerFolder(name, role_for(name, flags, delimiter), flags))
+    return folders
+
+
+def _status_answer(client: IMAPClient, line: bytes) -> tuple[str, FolderStatus]:
+    """One untagged STATUS answer (RFC 3501 §7.2.4), its mailbox name decoded as
+    imapclient decodes LIST names."""
+    name, *_, items = parse_response([line])
+    values = dict(as_pairs(items))
+    if isinstance(name, int):
+        name = str(name)
+    elif client.folder_encode:
+        name = decode_utf7(name)
+    return _str(name), _folder_status(values)
+
+
+def _folder_status(values: dict[bytes, Any]) -> FolderStatus:
+    modseq = values.get(b"HIGHESTMODSEQ")
+    return FolderStatus(
+        uidvalidity=int(values.get(b"UIDVALIDITY", 0)),
+        uidnext=int(values.get(b"UIDNEXT", 0)),
+        exists=int(values.get(b"MESSAGES", 0)),
+        highestmodseq=int(modseq) if modseq is not None else None,
+    )
 
 
 def _any_change(responses: Sequence[Any]) -> bool:

@@ -26,6 +26,7 @@ from emailsync.store import blocking, directory, raw_upkeep
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Account, Folder
 from emailsync.store.crypto import SecretBox
+from emailsync.store.db import reading
 from emailsync.store.raw import RawFiles
 from emailsync.sync.folder_sync import AccountContext, FolderResult, rescan_folder, sync_folder
 from emailsync.sync.progress import BothProgress, Progress, SilentProgress, StoredProgress
@@ -122,7 +123,7 @@ def _pass(
     rescan: bool = False,
     rescan_for: frozenset[str] | None = None,
 ) -> PassResult:
-    server = session.list_folders()
+    server = session.survey(_asked_about(engine, account, session))
     chosen = set(selected_folders(account.conditions, server))
     names = folders_to_sync(account.conditions, server)
     with engine.begin() as conn:
@@ -180,6 +181,19 @@ def _pass(
     if result.orphans_removed and raw_files is not None:
         raw_upkeep.tidy(engine, raw_files, account.id)
     return result
+
+
+def _asked_about(engine: sa.Engine, account: Account, session: ImapSession) -> list[str]:
+    """The folders whose STATUS the pass will want (sync_folder: a folder synced before,
+    with CONDSTORE; the folder open for IDLE in any case): asked with the folder list."""
+    with reading(engine) as conn:
+        stored = account_store.list_folders(conn, account.id)
+    condstore = session.capabilities.condstore
+    return [
+        f.name
+        for f in stored
+        if f.uidvalidity is not None and (condstore or f.name == session.selected)
+    ]
 
 
 def _finish_pass(
