@@ -19,12 +19,17 @@ from emailsync.config import Settings
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
 from emailsync.imap.session import ImapSession
 from emailsync.store import accounts as account_store
+from emailsync.store.accounts import Folder
 from emailsync.store.db import reading
 from emailsync.sync.account_sync import PassResult, open_session, sync_account
+from emailsync.sync.folder_sync import status_matches
 
 log = logging.getLogger("emailsync.worker")
 
 MAX_BACKOFF = 300.0
+# Passes in a row started because the Inbox changed during the pass before; then IDLE
+# anyway, so a server whose STATUS never matches what a pass records cannot spin us.
+CATCH_UP = 3
 # Accounts the worker leaves alone until the user acts (reconnects, resumes).
 IDLE_STATES = frozenset({"needs_reconnect", "paused", "removed"})
 
@@ -56,6 +61,7 @@ def run_account(
             backoff = min(backoff * 2, MAX_BACKOFF)
             continue
         try:
+            catching_up = 0
             while not stop.is_set():
                 with reading(engine) as conn:
                     account = account_store.find_account(conn, str(account_id))
@@ -63,7 +69,12 @@ def run_account(
                 backoff = 5.0
                 if on_pass:
                     on_pass(result)
-                _wait_for_mail(session, stop, poll_seconds)
+                recorded = _recorded_inbox(engine, account.id) if catching_up < CATCH_UP else None
+                catching_up = (
+                    0
+                    if _wait_for_mail(session, stop, poll_seconds, recorded)
+                    else (catching_up + 1)
+                )
         except ConnectionSetupError as exc:
             log.error("%s", exc)
             return
@@ -75,12 +86,31 @@ def run_account(
             session.close()
 
 
-def _wait_for_mail(session: ImapSession, stop: threading.Event, poll_seconds: float) -> None:
+def _wait_for_mail(
+    session: ImapSession, stop: threading.Event, poll_seconds: float, recorded: Folder | None
+) -> bool:
     """IDLE on the Inbox until mail arrives, `poll_seconds` pass or a stop request
-    (noticed within a second)."""
+    (noticed within a second). False, without waiting, when the Inbox is no longer as
+    the pass recorded it (`recorded`): mail came in while the pass ran. The refresh
+    before IDLE (NOOP) takes such mail into this session's view, and IDLE only tells of
+    changes after that, so it would have waited for the poll."""
     try:
-        session.select("INBOX")
+        status = session.select("INBOX")
     except EmailsyncError:
         stop.wait(poll_seconds)
-        return
+        return True
+    if recorded is not None and not status_matches(recorded, status):
+        return False
     session.idle_wait(timeout=poll_seconds, stop=stop.is_set)
+    return True
+
+
+def _recorded_inbox(engine: sa.Engine, account_id: int) -> Folder | None:
+    """The Inbox as the last pass left it, when that pass synced it cleanly."""
+    with reading(engine) as conn:
+        inbox = next(
+            (f for f in account_store.list_folders(conn, account_id) if f.name == "INBOX"), None
+        )
+    if inbox is None or inbox.uidvalidity is None or inbox.last_error or inbox.remapping:
+        return None
+    return inbox

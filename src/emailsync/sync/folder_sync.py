@@ -148,6 +148,12 @@ def _unchanged_on_server(session: ImapSession, folder: Folder) -> bool:
         raise
     except EmailsyncError:  # gone or refused: the SELECT that follows says it properly
         return False
+    return status_matches(folder, status)
+
+
+def status_matches(folder: Folder, status: FolderStatus) -> bool:
+    """The server reports the folder as the last pass recorded it: nothing new, nothing
+    expunged, no flag changed (with CONDSTORE; see `_unchanged_on_server`)."""
     return (status.uidvalidity, status.uidnext, status.exists, status.highestmodseq) == (
         folder.uidvalidity,
         folder.uidnext,
@@ -229,7 +235,10 @@ def _fetch_new(
         "last_sync_at": datetime.now(UTC),
         "last_error": None,
     }
-    if folder.highestmodseq is None:
+    if folder.highestmodseq is None or folder.uid_cursor == 0:
+        # Nothing stored yet whose flags could change (_apply_changes ran otherwise and
+        # recorded it): without this, a folder first seen empty kept its first
+        # HIGHESTMODSEQ, and the next pass opened it again for nothing.
         done_values["highestmodseq"] = status.highestmodseq
     nothing_new = folder.uidnext == status.uidnext and not folder.remapping
     candidates = [] if nothing_new else _candidates(session, folder)
