@@ -666,3 +666,37 @@ def test_survey_leaves_the_open_folder_to_select(
     refreshed = session.select("INBOX")
     assert refreshed.exists == 2 and refreshed.uidnext == new_uid + 1
     assert session.search_uids(1) == [1, new_uid]
+
+
+def test_right_after_idle_the_survey_asks_about_the_open_folder_too(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    """IDLE's DONE leaves the session's view up to date (RFC 2177): the worker's pass
+    after new mail gets the Inbox's STATUS in the same flight, no NOOP round trip."""
+    dovecot.append(imap_user, "INBOX", message(1))
+    session.select("INBOX")
+    timer = threading.Timer(0.3, lambda: dovecot.append(imap_user, "INBOX", message(2)))
+    timer.start()
+    try:
+        assert session.idle_wait(timeout=10)
+    finally:
+        timer.join()
+    session.survey(["INBOX", "Sent"])
+    received = session.bytes_received
+    refreshed = session.select("INBOX")
+    assert session.bytes_received == received  # answered by the survey
+    assert refreshed.exists == 2
+    assert refreshed == _status_elsewhere(dovecot, imap_user, "INBOX")
+    assert len(session.search_uids(1)) == 2
+
+
+def test_after_another_command_the_survey_leaves_the_open_folder_to_select(
+    session: ImapSession,
+) -> None:
+    session.select("INBOX")
+    session.idle_wait(timeout=0.1)
+    session.status("Sent")  # the view is no longer known to be the one DONE left
+    session.survey(["INBOX"])
+    received = session.bytes_received
+    session.select("INBOX")
+    assert session.bytes_received > received  # NOOP and STATUS, one after the other

@@ -97,6 +97,7 @@ class ImapSession:
         self._broken = False
         self._ahead: SizesAhead | None = None  # a FETCH sent, its answer not read yet
         self._fresh: dict[str, tuple[float, FolderStatus]] = {}  # survey(): when, STATUS
+        self._view_synced = False  # the last command was IDLE's DONE (or NOOP): see survey
         self._reader: _CountingReader | None = None
         imap = client._imap
         if getattr(imap, "file", None) is not None:
@@ -120,6 +121,7 @@ class ImapSession:
             )
         if self._ahead is not None:  # its answer comes first on the wire: read it now
             self._ahead.result()
+        self._view_synced = False
         try:
             yield
         except imaplib.IMAP4.abort as e:  # includes readonly; must precede IMAP4.error
@@ -180,17 +182,21 @@ class ImapSession:
         read. The answers are kept for `status()` of those folders for
         STATUS_FRESH_SECONDS, so a pass asks again about a folder it comes to later than
         that. A STATUS the server refuses (a folder deleted meanwhile) is simply not
-        kept: asked again, it says so in the usual words. The folder open already is
-        left out: its view is brought up to date by NOOP before its STATUS is read
-        (`select`), and Dovecot runs pipelined commands side by side, so a NOOP in the
-        flight does not guarantee that a STATUS after it sees what the NOOP found."""
+        kept: asked again, it says so in the usual words.
+
+        The folder open already is asked about only right after IDLE: its DONE leaves
+        this session's view of it up to date, which is what STATUS reports there.
+        Otherwise `select` brings the view up to date with NOOP and then asks: Dovecot
+        runs pipelined commands side by side, so a NOOP in the flight does not make a
+        STATUS after it see what the NOOP found."""
         client = self._client
         imap = client._imap
         items = "(" + " ".join(self._status_items()) + ")"
         self._fresh.clear()
+        open_too = self._view_synced
         with self._guard("listing folders"):
             list_tag = imap._command("LIST", client._normalise_folder(""), '"*"')
-            asked = [name for name in dict.fromkeys(names) if name != self.selected]
+            asked = [n for n in dict.fromkeys(names) if n != self.selected or open_too]
             sent = [
                 imap._command("STATUS", client._normalise_folder(name), items) for name in asked
             ]
@@ -242,7 +248,7 @@ class ImapSession:
         session's view; RFC 9051 §6.3.11 allows the command there). The SEARCH that
         follows runs on the same view, so what STATUS counts is what the pass sees."""
         if name == self.selected:
-            return self._refresh_selected(name)
+            return self._take_fresh(name) or self._refresh_selected(name)
         self.selected = None  # a failed SELECT leaves no folder selected (RFC 3501 §6.3.1)
         try:
             with self._guard(f"opening folder {name!r}"):
@@ -454,16 +460,19 @@ class ImapSession:
                 while time.monotonic() < deadline and not (stop and stop()):
                     time.sleep(min(1.0, max(deadline - time.monotonic(), 0)))
                 _, responses = self._client.noop()
-                return _any_change(responses)
-            self._client.idle()
-            changed = False
-            try:
-                while not changed and time.monotonic() < deadline and not (stop and stop()):
-                    slice_ = min(1.0, max(deadline - time.monotonic(), 0.0))
-                    changed = _any_change(self._client.idle_check(timeout=slice_))
-            finally:
-                _, more = self._client.idle_done()
-            return changed or _any_change(more)
+                changed = _any_change(responses)
+            else:
+                self._client.idle()
+                changed = False
+                try:
+                    while not changed and time.monotonic() < deadline and not (stop and stop()):
+                        slice_ = min(1.0, max(deadline - time.monotonic(), 0.0))
+                        changed = _any_change(self._client.idle_check(timeout=slice_))
+                finally:
+                    _, more = self._client.idle_done()
+                changed = changed or _any_change(more)
+        self._view_synced = True
+        return changed
 
 
 class SizesAhead:
