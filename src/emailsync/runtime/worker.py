@@ -70,11 +70,10 @@ def run_account(
                 if on_pass:
                     on_pass(result)
                 recorded = _recorded_inbox(engine, account.id) if catching_up < CATCH_UP else None
-                catching_up = (
-                    0
-                    if _wait_for_mail(session, stop, poll_seconds, recorded)
-                    else (catching_up + 1)
-                )
+                if _wait_for_mail(session, stop, poll_seconds, recorded):
+                    catching_up = 0
+                else:  # the Inbox changed during the pass: the next pass goes at once
+                    catching_up += 1
         except ConnectionSetupError as exc:
             log.error("%s", exc)
             return
