@@ -24,8 +24,9 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 IDS = [f"m{i}@x" for i in range(10)]
 
 
-def _engine(path: Path) -> tuple[sa.Engine, int, int]:
-    engine = create_engine(f"sqlite:///{path}")
+def _engine(where: Path | str) -> tuple[sa.Engine, int, int]:
+    """A store with one user, account and folder: `where` a SQLite file or a database URL."""
+    engine = create_engine(where if isinstance(where, str) else f"sqlite:///{where}")
     upgrade(engine)
     with engine.begin() as conn:
         uid = conn.execute(users.insert().values(email="u@x", created_at=T0)).inserted_primary_key[
@@ -53,6 +54,14 @@ def _engine(path: Path) -> tuple[sa.Engine, int, int]:
         ).inserted_primary_key[0]
         folder = conn.execute(folders.insert().values(account_id=account, name="INBOX"))
     return engine, account, folder.inserted_primary_key[0]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The looked-up threads are SQL of their own: run those tests on both stores."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'db.sqlite'}"
 
 
 @st.composite
@@ -207,11 +216,11 @@ def test_threads_never_join_messages_of_another_account(tmp_path: Path) -> None:
     assert thread_of[(account_a, "a1@x")] != thread_of[(account_b, "root@x")]
 
 
-def test_a_subject_flood_reads_one_message_of_the_thread_not_all(tmp_path: Path) -> None:
+def test_a_subject_flood_reads_one_message_of_the_thread_not_all(db_url: str) -> None:
     """300 "Daily report" mails between the same two people make one thread; a new batch
     of them must not read all 300 back (every batch did: quadratic when the folder's
     UIDs are not in date order), and still joins the thread."""
-    engine, account, folder = _engine(tmp_path / "db.sqlite")
+    engine, account, folder = _engine(db_url)
     people = ["alerts@a", "me@x"]
     report = {"refs": (), "subject": "Daily report", "people": people}
     flood = [{**report, "uid": i + 1, "message_id": f"r{i}@a", "days": i % 20} for i in range(300)]
@@ -230,12 +239,11 @@ def test_a_subject_flood_reads_one_message_of_the_thread_not_all(tmp_path: Path)
     assert set(placed.thread_of.values()) == {flood_thread}
 
 
-def _threads_after(tmp_path: Path, stored: list[dict], new: list[dict], manual: list[str] = ()):
+def _threads_after(db_url: str, stored: list[dict], new: list[dict], manual: list[str] = ()):
     """Thread of each message id after writing `stored` (then moving `manual` out by
     hand) and then `new` as one batch, with every stored thread looked up rather than
     read whole."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    engine, account, folder = _engine(tmp_path / "db.sqlite")
+    engine, account, folder = _engine(db_url)
     _write_batch(engine, account, folder, stored)
     with engine.begin() as conn:
         for mid in manual:
@@ -259,49 +267,51 @@ def _report(uid: int, day: int, name: str = "") -> dict:
 
 @pytest.mark.parametrize("stored_day, new_day", [(0, 31), (31, 0), (0, 30), (30, 0)])
 def test_looked_up_threads_keep_the_thirty_day_edge(
-    tmp_path: Path, stored_day: int, new_day: int
+    db_url: str, stored_day: int, new_day: int
 ) -> None:
-    got = _threads_after(tmp_path, [_report(1, stored_day)], [_report(2, new_day, "new@a")])
+    got = _threads_after(db_url, [_report(1, stored_day)], [_report(2, new_day, "new@a")])
     joined = got["new@a"] == got[f"d{stored_day}@a"]
     assert joined == (abs(stored_day - new_day) <= 30)
 
 
 def test_a_later_message_of_a_batch_looks_up_the_thread_again_past_thirty_days(
-    tmp_path: Path,
+    db_url: str,
 ) -> None:
     """n1 (day 5) and n2 (day 50) have no edge between them; each reaches the stored
     thread (a report every other day, days 0-50) on its own."""
     stored = [_report(i + 1, day) for i, day in enumerate(range(0, 51, 2))]
-    got = _threads_after(tmp_path, stored, [_report(100, 5, "n1@a"), _report(101, 50, "n2@a")])
+    got = _threads_after(db_url, stored, [_report(100, 5, "n1@a"), _report(101, 50, "n2@a")])
     assert got["n1@a"] == got["n2@a"] == got["d0@a"]
 
 
-def test_a_message_moved_by_hand_is_not_looked_up_for_the_subject_rule(tmp_path: Path) -> None:
+def test_a_message_moved_by_hand_is_not_looked_up_for_the_subject_rule(db_url: str) -> None:
     stored = [_report(i + 1, day) for i, day in enumerate(range(0, 11, 2))] + [_report(20, 35)]
-    got = _threads_after(tmp_path, stored, [_report(100, 50, "new@a")], manual=["d35@a"])
+    got = _threads_after(db_url, stored, [_report(100, 50, "new@a")], manual=["d35@a"])
     assert got["new@a"] != got["d35@a"]
 
 
-def test_a_lookup_skips_thread_messages_past_the_edge_that_come_first_in_the_index(
-    tmp_path: Path,
-) -> None:
+def test_a_lookup_goes_on_past_a_message_dated_outside_the_edge(db_url: str) -> None:
     """The index orders a thread's messages by arrival; the first in range may be dated
-    outside the thirty days (the Date header rules, as in `subject_edge`), and the lookup
-    must go on to one inside them."""
-    early = [_report(1, 9), _report(2, 15)]  # new at day 40: day 9 is 31 days off
-    got = _threads_after(tmp_path / "a", early, [_report(100, 40, "new@a")])
+    outside the thirty days, and the lookup must go on to one inside them. New at day
+    40: day 9 is 31 days off, day 15 is not."""
+    got = _threads_after(db_url, [_report(1, 9), _report(2, 15)], [_report(100, 40, "new@a")])
     assert got["new@a"] == got["d15@a"]
-    late = [{**_report(1, 20), "dated": 31}, _report(2, 25)]  # new at day 0
-    got = _threads_after(tmp_path / "b", late, [_report(100, 0, "new@a")])
+
+
+def test_a_lookup_goes_by_the_date_header_not_the_arrival(db_url: str) -> None:
+    """Arrived on day 20 but dated day 31 (the Date header rules, as in `subject_edge`):
+    31 days from a new message of day 0, so the lookup goes on to day 25."""
+    late = [{**_report(1, 20), "dated": 31}, _report(2, 25)]
+    got = _threads_after(db_url, late, [_report(100, 0, "new@a")])
     assert got["new@a"] == got["d25@a"]
 
 
-def test_a_lookup_goes_past_messages_moved_by_hand_to_one_that_was_not(tmp_path: Path) -> None:
+def test_a_lookup_goes_past_messages_moved_by_hand_to_one_that_was_not(db_url: str) -> None:
     """Thread M: d35 and d40 moved there by hand, and r45, a reply to d40 that joined it
     by reference. A report of day 70 has subject edges to d40 (first in the index) and
     r45; only r45 counts."""
     stored = [_report(1, 35), _report(2, 40), {**_report(3, 45, "r45@a"), "refs": ("d40@a",)}]
-    engine, account, folder = _engine(tmp_path / "db.sqlite")
+    engine, account, folder = _engine(db_url)
     _write_batch(engine, account, folder, stored[:2])
     with engine.begin() as conn:
         pks = conn.execute(sa.select(messages.c.id)).scalars().all()
