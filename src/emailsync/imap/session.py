@@ -195,20 +195,20 @@ class ImapSession:
         self._fresh.clear()
         open_too = self._view_synced
         with self._guard("listing folders"):
+            imap.untagged_responses.pop("STATUS", None)  # nothing stale among the answers
             list_tag = imap._command("LIST", client._normalise_folder(""), '"*"')
             asked = [n for n in dict.fromkeys(names) if n != self.selected or open_too]
             sent = [
                 imap._command("STATUS", client._normalise_folder(name), items) for name in asked
             ]
             typ, data = imap._command_complete("LIST", list_tag)
-            client._checkok("list", typ, data)
-            typ, listing = imap._untagged_response(typ, data, "LIST")
-            folders = _server_folders(client._proc_folder_list(listing))
-            imap.untagged_responses.pop("STATUS", None)
-            for tag in sent:
+            for tag in sent:  # every answer is read, even when LIST failed
                 with contextlib.suppress(imaplib.IMAP4.error):  # NO: not kept (see above)
                     imap._command_complete("STATUS", tag)
             answers = imap.untagged_responses.pop("STATUS", [])
+            client._checkok("list", typ, data)
+            typ, listing = imap._untagged_response(typ, data, "LIST")
+            folders = _server_folders(client._proc_folder_list(listing))
         now = time.monotonic()
         for line in answers:
             if not isinstance(line, bytes):
