@@ -700,3 +700,46 @@ def test_after_another_command_the_survey_leaves_the_open_folder_to_select(
     received = session.bytes_received
     session.select("INBOX")
     assert session.bytes_received > received  # NOOP and STATUS, one after the other
+
+
+# -- the few new messages of a folder synced before -------------------------------------
+
+
+def test_new_messages_from_gives_sizes_and_dates_in_one_fetch(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    """RFC 3501 §6.4.8: `n:*` names the highest UID even when it is below n; only UIDs
+    from n up come back."""
+    when = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    uids = [dovecot.append(imap_user, "INBOX", message(n), internaldate=when) for n in range(3)]
+    session.select("INBOX")
+    found = session.new_messages_from(uids[1])
+    assert sorted(found) == uids[1:]
+    assert {size for size, _ in found.values()} == {len(message(1))}
+    assert {arrived for _, arrived in found.values()} == {when}
+    assert session.new_messages_from(uids[-1] + 1) == {}
+
+
+def test_few_new_messages_skip_those_from_before_the_window(
+    dovecot: DovecotServer, imap_user: str, session: ImapSession
+) -> None:
+    """A message moved in from an old archive keeps its old INTERNALDATE: it is not a
+    candidate, as SEARCH SINCE would not have named it, and its body is not fetched."""
+    from emailsync.domain.model import FolderRole
+    from emailsync.store.accounts import Folder
+    from emailsync.sync.folder_sync import _candidates, _few_candidates
+
+    now = datetime.now(UTC)
+    first = dovecot.append(imap_user, "INBOX", message(1), internaldate=now - timedelta(days=3))
+    new = dovecot.append(imap_user, "INBOX", message(2), internaldate=now)
+    dovecot.append(imap_user, "INBOX", message(3), internaldate=now - timedelta(days=400))
+    session.select("INBOX")
+    folder = Folder(
+        id=1, account_id=1, name="INBOX", role=FolderRole.INBOX, server_messages=1,
+        uidvalidity=1, uid_cursor=first, uidnext=first + 1, highestmodseq=None,
+        window_start=now - timedelta(days=90), remapping=False, last_sync_at=None,
+        last_error=None,
+    )  # fmt: skip
+    candidates, sizes = _few_candidates(session, folder)
+    assert candidates == _candidates(session, folder) == [new]
+    assert sizes[new] == len(message(2))

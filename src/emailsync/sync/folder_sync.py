@@ -241,7 +241,13 @@ def _fetch_new(
         # HIGHESTMODSEQ, and the next pass opened it again for nothing.
         done_values["highestmodseq"] = status.highestmodseq
     nothing_new = folder.uidnext == status.uidnext and not folder.remapping
-    candidates = [] if nothing_new else _candidates(session, folder)
+    sizes: dict[int, int] | None = None
+    if nothing_new:
+        candidates: list[int] = []
+    elif _few_new(folder, status):
+        candidates, sizes = _few_candidates(session, folder)
+    else:
+        candidates = _candidates(session, folder)
     progress.folder_started(folder.name, len(candidates))
     if not candidates:
         if not nothing_new or folder.highestmodseq != status.highestmodseq:
@@ -252,7 +258,7 @@ def _fetch_new(
         return
     if _bodies_directly(ctx, folder):
         _fetch_bodies_directly(
-            session, engine, ctx, folder, candidates, result, progress, done_values
+            session, engine, ctx, folder, candidates, result, progress, done_values, sizes
         )
         return
     for start in range(0, len(candidates), HEADER_BATCH):
@@ -295,9 +301,11 @@ def _fetch_bodies_directly(
     result: FolderResult,
     progress: Progress,
     done_values: dict[str, object],
+    sizes: dict[int, int] | None = None,
 ) -> None:
     """Bodies in batches of at most DIRECT_BATCH messages and DIRECT_CHUNK_BYTES (sizes
-    from light FETCHes), so memory stays bounded. On big passes fetcher processes
+    from light FETCHes, or `sizes` when known already), so memory stays bounded. On big
+    passes fetcher processes
     (runtime/fetch_pool.py) fetch, keep and parse the batches over their own connections
     while this process writes the oldest: a commit is only made while LOOKAHEAD_BATCHES
     more are in flight behind it, so the fetchers always have work. Writes stay in UID
@@ -314,7 +322,7 @@ def _fetch_bodies_directly(
         fetched = session.fetch_messages(uids, headers_only=False)
         return batch_of(fetched, job.window_start, ctx.raw_files, ctx.account_id, drop_bytes=False)
 
-    planned = _planned_batches(session, candidates)
+    planned = _planned_batches(session, candidates, sizes)
     while True:
         try:
             step = next(planned, None)
@@ -342,7 +350,7 @@ def _fetch_bodies_directly(
 
 
 def _planned_batches(
-    session: ImapSession, candidates: list[int]
+    session: ImapSession, candidates: list[int], known: dict[int, int] | None = None
 ) -> Iterator[tuple[list[int], int, bool]]:
     """(UIDs, bytes by RFC822.SIZE, last?) per batch. Sizes are asked for SIZE_PLAN UIDs
     at a time, the next chunk's as soon as this one's are in (`sizes_ahead`): the first
@@ -352,6 +360,11 @@ def _planned_batches(
     chunks = [
         candidates[start : start + SIZE_PLAN] for start in range(0, len(candidates), SIZE_PLAN)
     ]
+    if known is not None and len(chunks) == 1:  # the few new messages: sizes known
+        batches = _by_weight(candidates, known)
+        for count, uids in enumerate(batches, 1):
+            yield uids, sum(known.get(uid, 0) for uid in uids), count == len(batches)
+        return
     ahead = session.sizes_ahead(chunks[0]) if chunks else None
     for number, chunk in enumerate(chunks, 1):
         assert ahead is not None
@@ -505,6 +518,26 @@ def rescan_folder(
             progress.advanced(folder.name, group.count)
     progress.folder_finished(folder.name)
     return result
+
+
+def _few_new(folder: Folder, status: FolderStatus) -> bool:
+    """A folder synced before with at most SIZE_PLAN new UIDs (the usual pass after new
+    mail): its candidates and their sizes come from one FETCH (`_few_candidates`)."""
+    return (
+        folder.uid_cursor > 0
+        and not folder.remapping
+        and 0 < status.uidnext - folder.uid_cursor - 1 <= SIZE_PLAN
+    )
+
+
+def _few_candidates(session: ImapSession, folder: Folder) -> tuple[list[int], dict[int, int]]:
+    """What `_candidates` finds (INTERNALDATE from a day before the window, as its SEARCH
+    SINCE asks), with the sizes `_planned_batches` would ask for next."""
+    assert folder.window_start is not None
+    since = folder.window_start - timedelta(days=1)
+    found = session.new_messages_from(folder.uid_cursor + 1)
+    candidates = sorted(uid for uid, (_size, arrived) in found.items() if arrived >= since)
+    return candidates, {uid: size for uid, (size, _arrived) in found.items()}
 
 
 def _candidates(session: ImapSession, folder: Folder) -> list[int]:
