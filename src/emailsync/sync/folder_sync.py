@@ -305,12 +305,11 @@ def _fetch_bodies_directly(
 ) -> None:
     """Bodies in batches of at most DIRECT_BATCH messages and DIRECT_CHUNK_BYTES (sizes
     from light FETCHes, or `sizes` when known already), so memory stays bounded. On big
-    passes fetcher processes
-    (runtime/fetch_pool.py) fetch, keep and parse the batches over their own connections
-    while this process writes the oldest: a commit is only made while LOOKAHEAD_BATCHES
-    more are in flight behind it, so the fetchers always have work. Writes stay in UID
-    order and stop at the first batch that failed, so the cursor still covers exactly
-    what is committed."""
+    passes fetcher processes (runtime/fetch_pool.py) fetch, keep and parse the batches
+    over their own connections while this process writes the oldest: a commit is only
+    made while LOOKAHEAD_BATCHES more are in flight behind it, so the fetchers always
+    have work. Writes stay in UID order and stop at the first batch that failed, so the
+    cursor still covers exactly what is committed."""
     assert folder.window_start is not None and folder.uidvalidity is not None
     pool = ctx.fetchers if len(candidates) >= PARALLEL_FETCH_MIN else None
     if pool is not None:
