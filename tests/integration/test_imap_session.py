@@ -24,6 +24,8 @@ from emailsync.errors import (
     UsageError,
 )
 from emailsync.imap import FolderNotFoundError, ImapSession, connect, parse_vanished
+from emailsync.store.accounts import Folder
+from emailsync.sync.folder_sync import _candidates, _few_candidates
 from support.dovecot import DovecotServer, free_port
 
 EMAIL = "alice@example.com"
@@ -725,10 +727,6 @@ def test_few_new_messages_skip_those_from_before_the_window(
 ) -> None:
     """A message moved in from an old archive keeps its old INTERNALDATE: it is not a
     candidate, as SEARCH SINCE would not have named it, and its body is not fetched."""
-    from emailsync.domain.model import FolderRole
-    from emailsync.store.accounts import Folder
-    from emailsync.sync.folder_sync import _candidates, _few_candidates
-
     now = datetime.now(UTC)
     first = dovecot.append(imap_user, "INBOX", message(1), internaldate=now - timedelta(days=3))
     new = dovecot.append(imap_user, "INBOX", message(2), internaldate=now)

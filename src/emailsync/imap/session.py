@@ -44,9 +44,9 @@ log = logging.getLogger(__name__)
 FETCH_CHUNK = 500  # UIDs per FETCH command: keeps command lines short and memory bounded
 HEADER_FIELDS = "MESSAGE-ID FROM SENDER REPLY-TO TO CC BCC"
 _SKIP_ATTRIBUTES = frozenset({"\\noselect", "\\nonexistent"})
-# Response codes that mean "try again later" (RFC 5530 §3).
 # How long a STATUS read by `survey` stands in for asking again (see there).
 STATUS_FRESH_SECONDS = 2.0
+# Response codes that mean "try again later" (RFC 5530 §3).
 _TRANSIENT_CODES = (b"[UNAVAILABLE]", b"[INUSE]", b"[LIMIT]", b"[SERVERBUG]", b"[EXPUNGEISSUED]")
 _CHANGE_RESPONSES = frozenset({b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED"})
 
@@ -312,13 +312,9 @@ class ImapSession:
         Like SEARCH, `n:*` also names the highest UID when it is below n (RFC 3501
         §6.4.8), so the result is filtered."""
         lowest = max(min_uid, 1)
-        imap = self._client._imap
         with self._guard(f"searching {self.selected!r}"):
-            tag = imap._command("UID", "FETCH", f"{lowest}:*", "(RFC822.SIZE INTERNALDATE)")
-            typ, data = imap._command_complete("FETCH", tag)
-            self._client._checkok("fetch", typ, data)
-            _, fetched = imap._untagged_response(typ, data, "FETCH")
-            parsed = parse_fetch(fetched)
+            tag = self._send_fetch(f"{lowest}:*", ["RFC822.SIZE", "INTERNALDATE"])
+            parsed = self._receive_fetch(tag, None)
         return {
             uid: (int(d[b"RFC822.SIZE"]), _utc(d[b"INTERNALDATE"]))
             for uid, d in parsed.items()
@@ -376,14 +372,17 @@ class ImapSession:
         """
         return self._receive_fetch(self._send_fetch(uids, items), uids)
 
-    def _send_fetch(self, uids: list[int], items: list[str]) -> Any:
+    def _send_fetch(self, uids: list[int] | str, items: list[str]) -> Any:
+        """Write a FETCH of `uids` (a list, or a set like "5:*") without reading it."""
         client = self._client
         args = ["FETCH", join_message_ids(uids), seq_to_parenstr_upper(items)]
         if client.use_uid:
             args.insert(0, "UID")
         return client._imap._command(*args)
 
-    def _receive_fetch(self, tag: Any, uids: list[int]) -> dict[int, dict[bytes, Any]]:
+    def _receive_fetch(self, tag: Any, uids: list[int] | None) -> dict[int, dict[bytes, Any]]:
+        """The answer of a FETCH sent by `_send_fetch`: by UID, only `uids` (in that
+        order) unless None."""
         client = self._client
         imap = client._imap
         typ, data = imap._command_complete("FETCH", tag)
@@ -393,6 +392,8 @@ class ImapSession:
             response: dict[int, dict[bytes, Any]] = parse_fetch(data)
         else:
             response = parse_fetch_response(data, client.normalise_times, client.use_uid)
+        if uids is None:
+            return response
         return {uid: response[uid] for uid in uids if uid in response}
 
     def sizes_ahead(self, uids: Sequence[int]) -> SizesAhead:

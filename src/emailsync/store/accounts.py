@@ -279,9 +279,8 @@ def record_server_folders(
                 folders.update().where(folders.c.id == known[f.name].id).values(role=f.role)
             )
             changed = True
-    if changed:
-        rows = conn.execute(sa.select(folders).where(folders.c.account_id == account_id)).all()
-    return {f.name: f for f in _in_order(rows)}  # nothing changed: no second read
+    now = list_folders(conn, account_id) if changed else _in_order(rows)  # else no re-read
+    return {f.name: f for f in now}
 
 
 def list_folders(conn: sa.Connection, account_id: int) -> list[Folder]:

@@ -355,20 +355,19 @@ def _planned_batches(
     at a time, the next chunk's as soon as this one's are in (`sizes_ahead`): the first
     batch leaves after one short FETCH instead of one over the whole folder (10,000
     sizes take the server and imaplib about a second), and later ones find their sizes
-    answered already instead of waiting for them."""
+    answered already instead of waiting for them. `known`: sizes read with the
+    candidates already (`_few_candidates`), nothing is asked."""
     chunks = [
         candidates[start : start + SIZE_PLAN] for start in range(0, len(candidates), SIZE_PLAN)
     ]
-    if known is not None and len(chunks) == 1:  # the few new messages: sizes known
-        batches = _by_weight(candidates, known)
-        for count, uids in enumerate(batches, 1):
-            yield uids, sum(known.get(uid, 0) for uid in uids), count == len(batches)
-        return
-    ahead = session.sizes_ahead(chunks[0]) if chunks else None
+    ahead = session.sizes_ahead(chunks[0]) if chunks and known is None else None
     for number, chunk in enumerate(chunks, 1):
-        assert ahead is not None
-        sizes = ahead.result()
-        ahead = session.sizes_ahead(chunks[number]) if number < len(chunks) else None
+        if known is not None:  # the few new messages: found with their sizes
+            sizes = known
+        else:
+            assert ahead is not None
+            sizes = ahead.result()
+            ahead = session.sizes_ahead(chunks[number]) if number < len(chunks) else None
         batches = _by_weight(chunk, sizes)
         for count, uids in enumerate(batches, 1):
             weight = sum(sizes.get(uid, 0) for uid in uids)
