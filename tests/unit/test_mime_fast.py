@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
+from dataclasses import replace
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 
 from emailsync.domain.model import ParsedMessage
 from emailsync.mime import scan
-from emailsync.mime.parse import _parse_fast, _parse_with_stdlib, parse_message
+from emailsync.mime.parse import _parse_fast, _parse_with_stdlib, parse_message, parse_safely
 from emailsync.mime.scan import scan_message
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
@@ -44,7 +45,8 @@ STRUCTURE_DEFECTS = {
 
 
 def _assert_same(raw: bytes) -> ParsedMessage | None:
-    """Fast and stdlib results are equal field by field; returns the fast one (or None)."""
+    """Fast and stdlib results are equal field by field, with and without the HTML body;
+    returns the fast one (or None)."""
     fast = _parse_fast(raw)
     if fast is None:
         return None
@@ -52,7 +54,21 @@ def _assert_same(raw: bytes) -> ParsedMessage | None:
     for field in ParsedMessage.__slots__:
         assert getattr(fast, field) == getattr(stdlib, field), field
     assert fast == stdlib
+    assert _parse_fast(raw, html=False) == _parse_with_stdlib(raw, html=False)
     return fast
+
+
+def _assert_sync_parse(raw: bytes) -> bool:
+    """The sync's parse is the full parse without the HTML body beside a text body, and
+    without what decoding that body noted; nothing else differs. True: HTML left out."""
+    full, synced = parse_message(raw), parse_safely(raw)
+    left_out = synced.html_body != full.html_body
+    assert synced.html_body == ("" if left_out else full.html_body)
+    assert not left_out or full.text_body  # only beside a text body
+    kept = [d for d in full.defects if d in synced.defects]
+    assert list(synced.defects) == kept
+    assert replace(synced, html_body=full.html_body, defects=full.defects) == full
+    return left_out
 
 
 def _crlf(text: str) -> bytes:
@@ -82,6 +98,12 @@ def test_corpus_message_with_structure_defects_falls_back_to_stdlib(path: Path) 
     raw = path.read_bytes()
     if STRUCTURE_DEFECTS & set(_parse_with_stdlib(raw).defects):
         assert _parse_fast(raw) is None
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
+def test_the_sync_parse_leaves_out_only_the_html_beside_a_text_body() -> None:
+    left_out = [p.name for p in _corpus_files() if _assert_sync_parse(p.read_bytes())]
+    assert len(left_out) >= 10  # text + HTML alternatives are common in the corpus
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
@@ -128,6 +150,7 @@ def test_bench_generator_messages_take_the_fast_path_and_match() -> None:
     assert any(b"base64" in m for m in messages)
     for raw in messages:
         assert _assert_same(raw) is not None
+    assert sum(_assert_sync_parse(raw) for raw in messages) >= len(messages) // 2
 
 
 def _alternative(text: str = "plain body\n", html: str = "<p>html body</p>\n") -> EmailMessage:

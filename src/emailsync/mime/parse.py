@@ -90,17 +90,24 @@ _EXTENSIONS = {
 # --- entry points --------------------------------------------------------------------------
 
 
-def parse_message(raw: bytes) -> ParsedMessage:
-    """Parse a full message. Never raises: worst case is an empty result with defects."""
-    fast = _parse_fast(raw)
-    return fast if fast is not None else _parse_with_stdlib(raw)
+def parse_message(raw: bytes, *, html: bool = True) -> ParsedMessage:
+    """Parse a full message. Never raises: worst case is an empty result with defects.
+
+    `html=False`: when the message has a text body, its HTML body is not decoded and
+    stays "" (whatever decoding it would have noted is not noted either)."""
+    fast = _parse_fast(raw, html)
+    return fast if fast is not None else _parse_with_stdlib(raw, html)
 
 
 def parse_safely(raw: bytes) -> ParsedMessage:
-    """`parse_message`, and should the parser itself ever fail, a message that keeps the
-    failure as its defect: the sync stores it (with its raw bytes) and goes on."""
+    """What the sync stores: `parse_message` without the HTML body beside a text body
+    (the store keeps text for search and snippets; the reader parses the raw message
+    again for the HTML, web/mail_view.py), and should the parser itself ever fail, a
+    message that keeps the failure as its defect: the sync stores it (with its raw
+    bytes) and goes on. Leaving the HTML out is a tenth of the parse and half of what
+    a fetcher process sends back on a big sync."""
     try:
-        return parse_message(raw)
+        return parse_message(raw, html=False)
     except Exception as exc:
         return _empty_message((f"parser failed: {type(exc).__name__}",))
 
@@ -134,26 +141,28 @@ def _empty_message(defects: tuple[str, ...]) -> ParsedMessage:
     )
 
 
-def _parse_fast(raw: bytes) -> ParsedMessage | None:
+def _parse_fast(raw: bytes, html: bool = True) -> ParsedMessage | None:
     """The structure from `scan.scan_message`; None whenever the stdlib path must decide."""
     try:
         scan = scan_message(bytes(raw))
         if scan is None:
             return None
-        return _parsed(scan.root, [], size_of=lambda part: _scanned_size(scan, part), scan=scan)
+        return _parsed(
+            scan.root, [], size_of=lambda part: _scanned_size(scan, part), scan=scan, html=html
+        )
     except Exception:  # whatever went wrong, the stdlib path gets to say it
         return None
 
 
-def _parse_with_stdlib(raw: bytes) -> ParsedMessage:
+def _parse_with_stdlib(raw: bytes, html: bool = True) -> ParsedMessage:
     """The structure from the stdlib's feed parser: the reference the fast path must match."""
     try:
-        return _parse_message(bytes(raw))
+        return _parse_message(bytes(raw), html)
     except Exception as exc:  # the contract is "never raise"; say what happened instead
         return _empty_message((f"parse failed: {type(exc).__name__}",))
 
 
-def _parse_message(raw: bytes) -> ParsedMessage:
+def _parse_message(raw: bytes, html: bool = True) -> ParsedMessage:
     notes: list[str] = []
     try:
         msg = _PARSER.parsebytes(raw)
@@ -162,15 +171,19 @@ def _parse_message(raw: bytes) -> ParsedMessage:
         msg = _PARSER.parsebytes(raw, headersonly=True)
     else:
         msg = _second_opinion_if_broken(raw, msg, notes)
-    return _parsed(msg, notes, size_of=_encoded_size)
+    return _parsed(msg, notes, size_of=_encoded_size, html=html)
 
 
 def _parsed(
-    msg: Message, notes: list[str], size_of: Callable[[Message], int], scan: Scan | None = None
+    msg: Message,
+    notes: list[str],
+    size_of: Callable[[Message], int],
+    scan: Scan | None = None,
+    html: bool = True,
 ) -> ParsedMessage:
     """Everything after the structure: shared by both paths, so they cannot drift apart.
 
-    With a `scan`, leaf payloads are not loaded yet: only the two chosen bodies are.
+    With a `scan`, leaf payloads are not loaded yet: only the bodies decoded are.
     """
     headers = _raw_headers(msg)
     participants, address_defects = _participants(headers)
@@ -180,12 +193,15 @@ def _parsed(
     subject = _subject(headers, notes)
 
     text_part, html_part = _find_bodies(msg)
+    # without `html`, an HTML body beside a text body is left undecoded (still a body:
+    # no attachment either way)
+    html_wanted = html_part if html or text_part is None else None
     if scan is not None:
-        for part in (text_part, html_part):
+        for part in (text_part, html_wanted):
             if part is not None:
                 scan.load_payload(part)
     text_body = _decode_body(text_part, notes) if text_part is not None else ""
-    html_body = _decode_body(html_part, notes) if html_part is not None else ""
+    html_body = _decode_body(html_wanted, notes) if html_wanted is not None else ""
     if text_part is None and html_body:  # search and snippets need text: take the HTML's
         text_body = text_from_html(html_body)
     body_ids = {id(p) for p in (text_part, html_part) if p is not None}

@@ -24,7 +24,6 @@ exits; nothing it held was ever committed (its packs are swept later).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing
 import os
 import threading
@@ -40,6 +39,7 @@ from emailsync.domain.model import FetchedMessage, ParsedMessage
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
 from emailsync.imap.connection import SessionSpec
 from emailsync.mime.parse import parse_safely
+from emailsync.runtime.memory import collect_rarely
 from emailsync.store.raw import RawFiles, RawSpot, raw_digest
 
 if TYPE_CHECKING:
@@ -124,24 +124,6 @@ def outcome(future: Future[FetchedBatch]) -> FetchedBatch:
         ) from exc
 
 
-def _malloc_trim() -> Callable[[int], int] | None:
-    try:
-        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]  # glibc
-    except (OSError, AttributeError):
-        return None
-
-
-_TRIM = _malloc_trim()
-
-
-def release_memory() -> None:
-    """Give the heap's free pages back to the system, once a folder's big pass is done.
-    (Not after every batch: the pages given back are faulted in again by the next one,
-    which cost the 12,000-message sync 0.7 s of system time.)"""
-    if _TRIM is not None:
-        _TRIM(0)
-
-
 class FetchPool:
     """Batches of UIDs go to the fetcher processes; results come back as futures, which
     the caller consumes in submission order. One pool serves every folder of an account
@@ -205,6 +187,7 @@ def _start_fetcher(parent_pid: int, job: AccountJob) -> None:
     global _job
     _job = job
     _exit_with_parent(parent_pid)
+    collect_rarely()
 
 
 def _log_in() -> None:

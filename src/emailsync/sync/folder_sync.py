@@ -23,6 +23,7 @@ not grow with the mailbox.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
@@ -56,8 +57,8 @@ from emailsync.runtime.fetch_pool import (
     FolderJob,
     batch_of,
     outcome,
-    release_memory,
 )
+from emailsync.runtime.memory import fewer_collections, release_memory
 from emailsync.store import accounts as account_store
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Folder
@@ -311,41 +312,45 @@ def _fetch_bodies_directly(
     have work. Writes stay in UID order and stop at the first batch that failed, so the
     cursor still covers exactly what is committed."""
     assert folder.window_start is not None and folder.uidvalidity is not None
-    pool = ctx.fetchers if len(candidates) >= PARALLEL_FETCH_MIN else None
-    if pool is not None:
-        pool.start()  # the fetchers log in while the first sizes are fetched
-    job = FolderJob(folder.name, folder.uidvalidity, folder.window_start)
-    in_flight: deque[_DirectBatch] = deque()  # fetched (or being fetched), not written yet
+    big = len(candidates) >= PARALLEL_FETCH_MIN
+    with fewer_collections() if big else contextlib.nullcontext():
+        pool = ctx.fetchers if big else None
+        if pool is not None:
+            pool.start()  # the fetchers log in while the first sizes are fetched
+        job = FolderJob(folder.name, folder.uidvalidity, folder.window_start)
+        in_flight: deque[_DirectBatch] = deque()  # fetched (or being fetched), not written yet
 
-    def fetch_here(uids: list[int]) -> FetchedBatch:
-        fetched = session.fetch_messages(uids, headers_only=False)
-        return batch_of(fetched, job.window_start, ctx.raw_files, ctx.account_id, drop_bytes=False)
-
-    planned = _planned_batches(session, candidates, sizes)
-    while True:
-        try:
-            step = next(planned, None)
-            if step is None:
-                break
-            uids, weight, final = step
-            outcome: Future[FetchedBatch] | FetchedBatch = (
-                pool.submit(job, uids)
-                if pool is not None and not pool.unavailable
-                else fetch_here(uids)
+        def fetch_here(uids: list[int]) -> FetchedBatch:
+            fetched = session.fetch_messages(uids, headers_only=False)
+            return batch_of(
+                fetched, job.window_start, ctx.raw_files, ctx.account_id, drop_bytes=False
             )
-        except EmailsyncError:
-            _write_all(engine, ctx, folder, in_flight, result, progress)  # what arrived
-            raise
-        in_flight.append(
-            _DirectBatch(uids, outcome, weight, done_values if final else None, fetch_here)
-        )
-        while _commit_due(in_flight, LOOKAHEAD_BATCHES if pool else 0):
-            _write_direct(engine, ctx, folder, _commit_group(in_flight), result, progress)
-    _write_all(engine, ctx, folder, in_flight, result, progress)
-    if pool is not None:
-        release_memory()
-    progress.folder_finished(folder.name)
-    result.completed = True
+
+        planned = _planned_batches(session, candidates, sizes)
+        while True:
+            try:
+                step = next(planned, None)
+                if step is None:
+                    break
+                uids, weight, final = step
+                outcome: Future[FetchedBatch] | FetchedBatch = (
+                    pool.submit(job, uids)
+                    if pool is not None and not pool.unavailable
+                    else fetch_here(uids)
+                )
+            except EmailsyncError:
+                _write_all(engine, ctx, folder, in_flight, result, progress)  # what arrived
+                raise
+            in_flight.append(
+                _DirectBatch(uids, outcome, weight, done_values if final else None, fetch_here)
+            )
+            while _commit_due(in_flight, LOOKAHEAD_BATCHES if pool else 0):
+                _write_direct(engine, ctx, folder, _commit_group(in_flight), result, progress)
+        _write_all(engine, ctx, folder, in_flight, result, progress)
+        if pool is not None:
+            release_memory()
+        progress.folder_finished(folder.name)
+        result.completed = True
 
 
 def _planned_batches(
