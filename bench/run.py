@@ -318,6 +318,12 @@ def markdown(result: dict) -> str:
             f"| emailsync no-change pass in a running worker | {w:.3f} | | | | | "
             f"{w / ref_resync:.3f} |"
         )
+        if "pass_seconds_no_idle" in inc:
+            n = inc["pass_seconds_no_idle"]["median"]
+            lines.append(
+                f"| the same passes back to back, Inbox not kept open | {n:.3f} | | | | | "
+                f"{n / ref_resync:.3f} |"
+            )
     lines += ["", "| target | measured | limit | met |", "| --- | ---: | ---: | :---: |"]
     for t in result["targets"]:
         value = "n/a" if t["value"] is None else f"{t['value']:.3f}"
