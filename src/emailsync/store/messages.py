@@ -116,7 +116,7 @@ def write_batch(
         nodes = {ids[i.key]: _thread_node(ids[i.key], i) for i in items}
         facts = {ids[i.key]: ThreadFacts(i.fetched.internaldate, i.parsed.subject) for i in items}
         placement = place_in_threads(conn, account_id, nodes, default_sharing, facts)
-        _insert_messages(conn, account_id, items, now, ids, placement.thread_of, spots)
+        _insert_messages(conn, account_id, items, now, ids, placement.thread_of, spots, nodes)
         insert_many(conn, message_references, reference_rows(nodes.values()))
         refresh_threads(conn, placement.stale)
         auto_link_deals(conn, set(placement.thread_of.values()))
@@ -181,7 +181,9 @@ def _raw_spots(
     return [i.raw_spot if i.raw_spot is not None else next(written) for i in items]
 
 
-def _message_row(account_id: int, item: NewMessage, now: datetime) -> dict[str, object]:
+def _message_row(
+    account_id: int, item: NewMessage, now: datetime, node: MessageNode
+) -> dict[str, object]:
     parsed, fetched = item.parsed, item.fetched
     groups = _address_groups(parsed)
     sender = parsed.participants.from_[0] if parsed.participants.from_ else None
@@ -192,7 +194,7 @@ def _message_row(account_id: int, item: NewMessage, now: datetime) -> dict[str, 
         "message_id": parsed.message_id,
         "in_reply_to": parsed.in_reply_to,
         "reference_ids": list(parsed.references),
-        "subject_key": subject_key(parsed.subject),
+        "subject_key": node.subject_key,
         "date": parsed.date,
         "internaldate": fetched.internaldate,
         "subject": parsed.subject,
@@ -226,12 +228,13 @@ def _insert_messages(
     ids: dict[str, int],
     thread_of: dict[int, int],
     spots: list[RawSpot] | None,
+    nodes: dict[int, MessageNode],
 ) -> None:
     """Insert messages (ids, threads and raw spots chosen), their participants (and raw
     bytes, without spots) with one statement each."""
     rows = []
     for number, item in enumerate(items):
-        row = _message_row(account_id, item, now)
+        row = _message_row(account_id, item, now, nodes[ids[item.key]])
         row["id"] = ids[item.key]
         row["thread_id"] = thread_of[row["id"]]
         if spots is not None:
