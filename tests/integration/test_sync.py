@@ -477,3 +477,52 @@ def test_deleted_mail_leaves_its_pack_and_the_rest_is_compacted(
     harness.ok("sync", account, "--once")
     assert len(raw_intact()) == 3
     assert packs[0] not in sorted((harness.home / "raw").rglob("*.pack"))
+
+
+def test_new_mail_is_stored_before_the_changes_and_a_failed_change_scan_loses_nothing(
+    harness: Harness, server: DovecotServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass stores a folder's new mail first, then the flags and expunges of what it
+    held: when reading the changes fails, the new mail is in already, and the next pass
+    still applies the changes (HIGHESTMODSEQ moves only with them)."""
+    from emailsync.config import Settings
+    from emailsync.errors import EmailsyncError
+    from emailsync.imap.session import ImapSession
+    from emailsync.store import accounts as account_store
+    from emailsync.store.db import open_database, reading
+    from emailsync.sync.account_sync import open_session, sync_account
+
+    user = fresh_user(server)
+    flagged = server.append(user, "INBOX", make_message(subject="old"), internaldate=NOW - DAYS)
+    gone = server.append(user, "INBOX", make_message(subject="gone"), internaldate=NOW - DAYS)
+    account_ref = harness.connect(server, user)
+    harness.ok("accounts", "configure", account_ref, "--past-scope", "all")
+    harness.ok("sync", account_ref, "--once")
+    server.set_flags(user, "INBOX", flagged, [r"\Flagged"])
+    server.expunge(user, "INBOX", gone)
+    server.append(user, "INBOX", make_message(subject="new"), internaldate=NOW)
+
+    def refuse(self: ImapSession, *args: object) -> object:
+        raise EmailsyncError("the change scan failed")
+
+    settings = Settings.from_environment()
+    engine = open_database(settings)
+    with reading(engine) as conn:
+        account = account_store.find_account(conn, account_ref)
+    session = open_session(settings, account)
+    try:
+        with monkeypatch.context() as patched:
+            for name in ("changes_since", "all_uids", "fetch_flags"):
+                patched.setattr(ImapSession, name, refuse)
+            failed = sync_account(settings, engine, account, session=session)
+        assert "INBOX" in failed.folder_errors
+        assert subjects(harness.messages(account_ref)) == ["gone", "new", "old"]
+        with reading(engine) as conn:
+            account = account_store.find_account(conn, account_ref)
+        sync_account(settings, engine, account, session=session)
+    finally:
+        session.close()
+        engine.dispose()
+    messages = {m["subject"]: m for m in harness.messages(account_ref)}
+    assert sorted(messages) == ["new", "old"]
+    assert messages["old"]["flags"] == ["\\Flagged"]
