@@ -14,10 +14,19 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
+import sqlalchemy as sa
 
+from emailsync.config import Settings
+from emailsync.errors import EmailsyncError
+from emailsync.imap.session import ImapSession
+from emailsync.store import accounts as account_store
+from emailsync.store.accounts import Account
+from emailsync.store.db import open_database, reading
 from emailsync.store.raw import SWEEP_MIN_AGE
+from emailsync.sync.account_sync import open_session, sync_account
 from support.dovecot import DovecotServer
 from support.harness import Harness
 from support.mail import make_message
@@ -39,6 +48,23 @@ def fresh_user(server: DovecotServer) -> str:
 
 def subjects(messages: list[dict]) -> list[str]:
     return sorted(m["subject"] for m in messages)
+
+
+class InProcess(NamedTuple):
+    """A synced account opened in this process, as the worker holds it."""
+
+    settings: Settings
+    engine: sa.Engine
+    account: Account
+    session: ImapSession
+
+
+def in_process(account_ref: str) -> InProcess:
+    settings = Settings.from_environment()
+    engine = open_database(settings)
+    with reading(engine) as conn:
+        account = account_store.find_account(conn, account_ref)
+    return InProcess(settings, engine, account, open_session(settings, account))
 
 
 def test_all_people_past_sync_takes_exactly_the_mail_inside_the_window(
@@ -108,22 +134,14 @@ def test_contacts_scope_never_downloads_bodies_of_other_mail(
         )  # fmt: skip
     account = harness.connect(dovecot, user)
     harness.ok("accounts", "configure", account, "--sync-from", "1m")
-    from emailsync.config import Settings
-    from emailsync.store import accounts as account_store
-    from emailsync.store.db import open_database
-    from emailsync.sync.account_sync import open_session, sync_account
-
-    settings = Settings.from_environment()
-    engine = open_database(settings)
-    with engine.connect() as conn:
-        acc = account_store.find_account(conn, account)
-    session = open_session(settings, acc)
+    settings, engine, acc, session = in_process(account)
     try:
         before = session.bytes_received
         sync_account(settings, engine, acc, session=session)
         downloaded = session.bytes_received - before
     finally:
         session.close()
+        engine.dispose()
     assert subjects(harness.messages(account)) == ["bob"]
     assert downloaded < 100_000, f"{downloaded} bytes fetched: other bodies were downloaded"
 
@@ -382,12 +400,6 @@ def test_an_unchanged_folder_is_not_opened_again(
 ) -> None:
     """With CONDSTORE a STATUS that matches the last pass spares the SELECT; any change
     (here a new sent message, then a flag change) still gets the folder opened."""
-    from emailsync.config import Settings
-    from emailsync.imap.session import ImapSession
-    from emailsync.store import accounts as account_store
-    from emailsync.store.db import open_database, reading
-    from emailsync.sync.account_sync import open_session, sync_account
-
     user = fresh_user(dovecot)
     dovecot.append(user, "Sent", make_message(subject="s1"), internaldate=NOW - DAYS)
     account_ref = harness.connect(dovecot, user)
@@ -402,11 +414,7 @@ def test_an_unchanged_folder_is_not_opened_again(
         return real_select(self, name)
 
     monkeypatch.setattr(ImapSession, "select", select)
-    settings = Settings.from_environment()
-    engine = open_database(settings)
-    with reading(engine) as conn:
-        account = account_store.find_account(conn, account_ref)
-    session = open_session(settings, account)
+    settings, engine, account, session = in_process(account_ref)
     try:
         session.select("INBOX")
         opened.clear()
@@ -485,13 +493,6 @@ def test_new_mail_is_stored_before_the_changes_and_a_failed_change_scan_loses_no
     """A pass stores a folder's new mail first, then the flags and expunges of what it
     held: when reading the changes fails, the new mail is in already, and the next pass
     still applies the changes (HIGHESTMODSEQ moves only with them)."""
-    from emailsync.config import Settings
-    from emailsync.errors import EmailsyncError
-    from emailsync.imap.session import ImapSession
-    from emailsync.store import accounts as account_store
-    from emailsync.store.db import open_database, reading
-    from emailsync.sync.account_sync import open_session, sync_account
-
     user = fresh_user(server)
     flagged = server.append(user, "INBOX", make_message(subject="old"), internaldate=NOW - DAYS)
     gone = server.append(user, "INBOX", make_message(subject="gone"), internaldate=NOW - DAYS)
@@ -505,11 +506,7 @@ def test_new_mail_is_stored_before_the_changes_and_a_failed_change_scan_loses_no
     def refuse(self: ImapSession, *args: object) -> object:
         raise EmailsyncError("the change scan failed")
 
-    settings = Settings.from_environment()
-    engine = open_database(settings)
-    with reading(engine) as conn:
-        account = account_store.find_account(conn, account_ref)
-    session = open_session(settings, account)
+    settings, engine, account, session = in_process(account_ref)
     try:
         with monkeypatch.context() as patched:
             for name in ("changes_since", "all_uids", "fetch_flags"):
