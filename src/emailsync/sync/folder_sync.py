@@ -3,11 +3,15 @@
     SELECT ──► uidvalidity unknown ──► START (window fixed, cursor 0) ─┐
            ├─► uidvalidity changed ──► REMAP (locations dropped,      │
            │                           cursor 0, messages kept) ──────┤
-           └─► same uidvalidity ─────► CHANGES on UIDs <= cursor ─────┤
-                                       (flags, expunges)               ▼
+           └─► same uidvalidity ──────────────────────────────────────┤
+                                                                       ▼
                                                      NEW: UIDs > cursor in the window,
                                                      in batches; each batch commits its
                                                      messages AND the cursor together
+                                                                       │
+                                       CHANGES on UIDs <= the cursor ◄─┘
+                                       the pass began with (flags, expunges;
+                                       HIGHESTMODSEQ moves only with them)
 
 Why it is safe to kill at any instant: the only state that says "done up to here" is
 folders.uid_cursor, and it moves in the same transaction as the messages it covers.
