@@ -268,9 +268,10 @@ def _fetch_new(
         result.completed = True
         return
     if _bodies_directly(ctx, folder):
-        _fetch_bodies_directly(
-            session, engine, ctx, folder, candidates, result, progress, done_values, sizes
-        )
+        with fewer_collections() if _big(candidates) else contextlib.nullcontext():
+            _fetch_bodies_directly(
+                session, engine, ctx, folder, candidates, result, progress, done_values, sizes
+            )
         return
     for start in range(0, len(candidates), HEADER_BATCH):
         batch = candidates[start : start + HEADER_BATCH]
@@ -291,6 +292,12 @@ def _fetch_new(
             progress.advanced(folder.name, group.count)
     progress.folder_finished(folder.name)
     result.completed = True
+
+
+def _big(candidates: list[int]) -> bool:
+    """A big pass: its bodies are fetched by fetcher processes, and garbage is collected
+    rarely while it runs (runtime/memory.py)."""
+    return len(candidates) >= PARALLEL_FETCH_MIN
 
 
 def _bodies_directly(ctx: AccountContext, folder: Folder) -> bool:
@@ -322,45 +329,41 @@ def _fetch_bodies_directly(
     have work. Writes stay in UID order and stop at the first batch that failed, so the
     cursor still covers exactly what is committed."""
     assert folder.window_start is not None and folder.uidvalidity is not None
-    big = len(candidates) >= PARALLEL_FETCH_MIN
-    with fewer_collections() if big else contextlib.nullcontext():
-        pool = ctx.fetchers if big else None
-        if pool is not None:
-            pool.start()  # the fetchers log in while the first sizes are fetched
-        job = FolderJob(folder.name, folder.uidvalidity, folder.window_start)
-        in_flight: deque[_DirectBatch] = deque()  # fetched (or being fetched), not written yet
+    pool = ctx.fetchers if _big(candidates) else None
+    if pool is not None:
+        pool.start()  # the fetchers log in while the first sizes are fetched
+    job = FolderJob(folder.name, folder.uidvalidity, folder.window_start)
+    in_flight: deque[_DirectBatch] = deque()  # fetched (or being fetched), not written yet
 
-        def fetch_here(uids: list[int]) -> FetchedBatch:
-            fetched = session.fetch_messages(uids, headers_only=False)
-            return batch_of(
-                fetched, job.window_start, ctx.raw_files, ctx.account_id, drop_bytes=False
-            )
+    def fetch_here(uids: list[int]) -> FetchedBatch:
+        fetched = session.fetch_messages(uids, headers_only=False)
+        return batch_of(fetched, job.window_start, ctx.raw_files, ctx.account_id, drop_bytes=False)
 
-        planned = _planned_batches(session, candidates, sizes)
-        while True:
-            try:
-                step = next(planned, None)
-                if step is None:
-                    break
-                uids, weight, final = step
-                outcome: Future[FetchedBatch] | FetchedBatch = (
-                    pool.submit(job, uids)
-                    if pool is not None and not pool.unavailable
-                    else fetch_here(uids)
-                )
-            except EmailsyncError:
-                _write_all(engine, ctx, folder, in_flight, result, progress)  # what arrived
-                raise
-            in_flight.append(
-                _DirectBatch(uids, outcome, weight, done_values if final else None, fetch_here)
+    planned = _planned_batches(session, candidates, sizes)
+    while True:
+        try:
+            step = next(planned, None)
+            if step is None:
+                break
+            uids, weight, final = step
+            outcome: Future[FetchedBatch] | FetchedBatch = (
+                pool.submit(job, uids)
+                if pool is not None and not pool.unavailable
+                else fetch_here(uids)
             )
-            while _commit_due(in_flight, LOOKAHEAD_BATCHES if pool else 0):
-                _write_direct(engine, ctx, folder, _commit_group(in_flight), result, progress)
-        _write_all(engine, ctx, folder, in_flight, result, progress)
-        if pool is not None:
-            release_memory()
-        progress.folder_finished(folder.name)
-        result.completed = True
+        except EmailsyncError:
+            _write_all(engine, ctx, folder, in_flight, result, progress)  # what arrived
+            raise
+        in_flight.append(
+            _DirectBatch(uids, outcome, weight, done_values if final else None, fetch_here)
+        )
+        while _commit_due(in_flight, LOOKAHEAD_BATCHES if pool else 0):
+            _write_direct(engine, ctx, folder, _commit_group(in_flight), result, progress)
+    _write_all(engine, ctx, folder, in_flight, result, progress)
+    if pool is not None:
+        release_memory()
+    progress.folder_finished(folder.name)
+    result.completed = True
 
 
 def _planned_batches(
