@@ -130,6 +130,10 @@ def test_mail_in_a_folder_not_synced_is_folder_not_selected(
     sync(harness, account)
     [hit] = hits(harness, "<a@acme.example>", account)
     assert (hit["folder"], hit["reason"]) == ("Archive", "folder_not_selected")
+    assert (
+        f"`emailsync accounts configure {account} --folders INBOX,Sent,Archive`"
+        in (hit["explanation"])
+    )
 
 
 def test_junk_trash_and_drafts_are_named_as_such(
@@ -216,3 +220,22 @@ def test_nothing_found_says_so(harness: Harness, account: str) -> None:
     code, out, _ = why_not(harness, "<nowhere@else.example>", "--account", account)
     assert code == 0
     assert out.startswith("No mail matching <nowhere@else.example> in any folder of")
+
+
+def test_hits_are_bounded_newest_first_and_the_rest_counted(
+    harness: Harness,
+    dovecot: DovecotServer,
+    mailbox: str,
+    account: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("emailsync.sync.why_not.MAX_HITS", 2)
+    uids = [
+        dovecot.append(mailbox, "INBOX", make_message(), internaldate=NOW - n * DAY)
+        for n in (3, 2, 1)
+    ]
+    code, out, _ = why_not(harness, "bob@acme.example", "--account", account)
+    assert code == 0
+    shown = [int(line.split()[3]) for line in out.strip().splitlines()[1:3]]
+    assert shown == [uids[2], uids[1]]
+    assert out.strip().splitlines()[-1].startswith("… and 1 more copies not examined")

@@ -24,6 +24,7 @@ store. Subjects and addresses found here go to the caller, never to a log.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -176,7 +177,7 @@ class _Rules:
     account: Account
     stored: dict[str, Folder]
     to_sync: frozenset[str]
-    chosen: frozenset[str]
+    chosen: tuple[str, ...]  # the selected folders, in display order
     started_at: datetime
     contacts: frozenset[str]
     blocked: frozenset[str]
@@ -188,7 +189,7 @@ class _Rules:
             account=account,
             stored={f.name: f for f in account_store.list_folders(conn, account.id)},
             to_sync=frozenset(folders_to_sync(conditions, server)),
-            chosen=frozenset(selected_folders(conditions, server)),
+            chosen=tuple(selected_folders(conditions, server)),
             # before the first pass, the pass that starts now would fix it to now
             started_at=account.sync_started_at or datetime.now(UTC),
             contacts=directory.contact_emails(conn),
@@ -235,14 +236,15 @@ class _Rules:
         if here is not None:
             return Reason.STORED, f"in the CRM as message {here}"
         if name not in self.to_sync:
+            folders = shlex.quote(",".join([*self.chosen, name]))
+            fix = f"`emailsync accounts configure {account.id} --folders {folders}`"
             if server_folder.role in NEVER_IMPLIED_ROLES:
                 return Reason.JUNK_TRASH_DRAFTS, (
                     f"{name} is a {server_folder.role.value} folder, never synced unless "
-                    f"chosen: add it with `emailsync accounts configure {account.id} --folders`"
+                    f"chosen: choose it with {fix}"
                 )
             return Reason.FOLDER_NOT_SELECTED, (
-                f"{name} is not among the synced folders: add it with "
-                f"`emailsync accounts configure {account.id} --folders`"
+                f"{name} is not among the synced folders: choose it with {fix}"
             )
         start = (folder.window_start if folder is not None else None) or folder_window_start(
             account.conditions, self.started_at, selected=name in self.chosen
