@@ -1,4 +1,4 @@
-""" "Why isn't this email in the CRM?": find the mail on the server and name the rule.
+"""Why isn't this email in the CRM? Find the mail on the server and name the rule.
 
 Given a Message-ID or an address, every folder of the mailbox is searched (UID SEARCH
 HEADER Message-ID, or FROM/TO/CC, RFC 3501 §6.4.4; SEARCH matches substrings, so each
@@ -111,8 +111,8 @@ class _Query:
 
 
 def parse_query(text: str) -> _Query:
-    """ "<id@host>" is a Message-ID; "name@example.com" may be either, so both are searched
-    and the hit's own headers decide which it was; anything else is a Message-ID."""
+    """A Message-ID in angle brackets is one; name@example.com may be either, so both are
+    searched and the hit's own headers decide which it was; anything else is a Message-ID."""
     text = text.strip()
     if not text or not text.isascii() or any(c in text for c in '"\\\r\n'):
         raise UsageError(
@@ -121,8 +121,7 @@ def parse_query(text: str) -> _Query:
         )
     if text.startswith("<") and text.endswith(">"):
         return _Query(message_id=text[1:-1], address="")
-    address = normalize_email(text)
-    return _Query(message_id=text, address=address if " " not in text else "")
+    return _Query(message_id=text, address=normalize_email(text))  # "" when not an address
 
 
 def why_not(
