@@ -328,6 +328,13 @@ class ImapSession:
             uids = self._client.search(["ALL"])
         return sorted(uids)
 
+    def search(self, criteria: Sequence[Any]) -> list[int]:
+        """UIDs in the selected folder matching SEARCH `criteria` (RFC 3501 §6.4.4),
+        e.g. ["HEADER", "Message-ID", "<id>"]: for `messages why-not`."""
+        with self._guard(f"searching {self.selected!r}"):
+            uids = self._client.search(list(criteria))
+        return sorted(uids)
+
     # -- fetching -------------------------------------------------------------------
 
     def fetch_messages(self, uids: Sequence[int], *, headers_only: bool) -> list[FetchedMessage]:

@@ -37,12 +37,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from emailsync.domain.blocking import screened_by_block
-from emailsync.domain.conditions import (
-    PastScope,
-    SyncConditions,
-    involves_contact,
-    needs_contact,
-)
+from emailsync.domain.conditions import PastScope, SyncConditions
 from emailsync.domain.direction import direction
 from emailsync.domain.model import (
     FetchedMessage,
@@ -50,6 +45,7 @@ from emailsync.domain.model import (
     HeaderSummary,
     Participants,
 )
+from emailsync.domain.screening import kept_out
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
 from emailsync.imap.session import ImapSession
 from emailsync.mime.parse import parse_header_summary, parse_safely
@@ -614,15 +610,20 @@ def _plan_groups(
 
 def _screened_out(ctx: AccountContext, meta: FetchedMessage, summary: HeaderSummary) -> bool:
     """Kept out: mail of blocked people only, mail outside a re-scan's focus, and past
-    mail without a CRM contact under the contacts scope."""
-    people = summary.participants.emails()
-    if screened_by_block(people, ctx.own_emails, ctx.blocked):
-        return True
-    if ctx.only_emails is not None and not people & ctx.only_emails:
-        return True
-    if not needs_contact(ctx.conditions, meta.internaldate, ctx.started_at):
-        return False
-    return not involves_contact(people, ctx.own_emails, ctx.contact_emails)
+    mail without a CRM contact under the contacts scope (domain.screening)."""
+    return (
+        kept_out(
+            summary.participants.emails(),
+            meta.internaldate,
+            conditions=ctx.conditions,
+            started_at=ctx.started_at,
+            own_emails=ctx.own_emails,
+            contact_emails=ctx.contact_emails,
+            blocked=ctx.blocked,
+            only_emails=ctx.only_emails,
+        )
+        is not None
+    )
 
 
 def _summary(meta: FetchedMessage) -> HeaderSummary:

@@ -223,7 +223,7 @@ def _ask_server(settings: Settings, stored: _Stored) -> list[str]:
     synced = [name for name, f in stored.folders.items() if f["uidvalidity"] is not None]
     connection = _imap_module("connection")
     host, port, security = account["imap_host"], account["imap_port"], account["imap_security"]
-    connection.check_transport(host, security, account["email"])
+    connection.check_transport(host, security, account["email"], protocol="IMAP")
     sock = socket.create_connection((host, port), TIMEOUT)
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a flight, not a stall
