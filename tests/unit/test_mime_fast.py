@@ -25,10 +25,9 @@ from emailsync.domain.model import ParsedMessage
 from emailsync.mime import scan
 from emailsync.mime.parse import _parse_fast, _parse_with_stdlib, parse_message, parse_safely
 from emailsync.mime.scan import scan_message
+from support.corpus import SHARED_CORPUS, corpus_dirs, corpus_files, corpus_params
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-CORPUS = SHARED / "corpus"
-BENCH_GENERATOR = SHARED / "bench" / "gen_mailbox.py"
+BENCH_GENERATOR = SHARED_CORPUS.parent / "bench" / "gen_mailbox.py"
 
 # Defects only the feed parser records (RFC 2046 §5.1.1 boundaries, RFC 5322 §2.2 header
 # blocks). A message showing any of them must be left to the stdlib.
@@ -75,42 +74,43 @@ def _crlf(text: str) -> bytes:
     return text.lstrip("\n").replace("\n", "\r\n").encode("utf-8")
 
 
-# --- the shared corpus -----------------------------------------------------------------------
+# --- the corpora: ours always, the shared one when present (tests/support/corpus.py) -------
+
+# Of each corpus, at least this many messages have an HTML part beside a text one, and at
+# least this share takes the fast path (ours is mostly broken on purpose).
+HTML_BESIDE_TEXT = {"own": 2, "shared": 10}
+FAST_SHARE = {"own": 0.5, "shared": 0.5}
 
 
-def _corpus_files() -> list[Path]:
-    if not CORPUS.is_dir():
-        return []
-    return sorted(p for p in CORPUS.iterdir() if p.is_file() and p.name != "manifest.tsv")
-
-
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
-@pytest.mark.parametrize("path", _corpus_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", corpus_params())
 def test_corpus_message_parses_the_same_on_both_paths(path: Path) -> None:
     raw = path.read_bytes()
     _assert_same(raw)
     assert parse_message(raw) == _parse_with_stdlib(raw)
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
-@pytest.mark.parametrize("path", _corpus_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", corpus_params())
 def test_corpus_message_with_structure_defects_falls_back_to_stdlib(path: Path) -> None:
     raw = path.read_bytes()
     if STRUCTURE_DEFECTS & set(_parse_with_stdlib(raw).defects):
         assert _parse_fast(raw) is None
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
-def test_the_sync_parse_leaves_out_only_the_html_beside_a_text_body() -> None:
-    left_out = [p.name for p in _corpus_files() if _assert_sync_parse(p.read_bytes())]
-    assert len(left_out) >= 10  # text + HTML alternatives are common in the corpus
+@pytest.mark.parametrize("corpus", corpus_dirs())
+def test_the_sync_parse_leaves_out_only_the_html_beside_a_text_body(
+    corpus: Path, request: pytest.FixtureRequest
+) -> None:
+    left_out = [p.name for p in corpus_files(corpus) if _assert_sync_parse(p.read_bytes())]
+    assert len(left_out) >= HTML_BESIDE_TEXT[request.node.callspec.id]
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
-def test_most_of_the_corpus_takes_the_fast_path() -> None:
-    files = _corpus_files()
+@pytest.mark.parametrize("corpus", corpus_dirs())
+def test_most_of_the_corpus_takes_the_fast_path(
+    corpus: Path, request: pytest.FixtureRequest
+) -> None:
+    files = corpus_files(corpus)
     fast = sum(1 for p in files if scan_message(p.read_bytes()) is not None)
-    assert fast >= len(files) // 2
+    assert fast >= len(files) * FAST_SHARE[request.node.callspec.id]
 
 
 # --- generated messages ----------------------------------------------------------------------
