@@ -364,7 +364,7 @@ def test_the_fake_reports_changes_since_a_modseq_as_dovecot_does(
 ) -> None:
     """CHANGEDSINCE (RFC 7162 §3.1.4) names changed and appended messages; with QRESYNC,
     VANISHED (§3.2.10) names the expunged ones. Without CONDSTORE the call is refused."""
-    answers = []
+    answers: list[object] = []
     for mailbox in pair:
         _seed(mailbox)
         session = mailbox.session()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from emailsync.domain.model import (
     Capabilities,
@@ -116,3 +116,10 @@ class ImapSession(Protocol):
     def idle_wait(self, timeout: float, stop: Callable[[], bool] | None = None) -> bool:
         """Wait up to `timeout` s for the selected folder to change; True if it did."""
         ...
+
+
+if TYPE_CHECKING:  # mypy checks that the real session is one (the fake: its tests)
+    from emailsync.imap import session as _session
+
+    def _real_session_is_one(real: _session.ImapSession) -> ImapSession:
+        return real
