@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import sys
 from dataclasses import replace
 from email import policy
 from email.message import EmailMessage
@@ -147,6 +148,39 @@ def _bench_messages(count: int) -> list[bytes]:
 @pytest.mark.skipif(not BENCH_GENERATOR.is_file(), reason="bench generator not found")
 def test_bench_generator_messages_take_the_fast_path_and_match() -> None:
     messages = _bench_messages(40)
+    assert any(b"base64" in m for m in messages)
+    for raw in messages:
+        assert _assert_same(raw) is not None
+    assert sum(_assert_sync_parse(raw) for raw in messages) >= len(messages) // 2
+
+
+OWN_BENCH = Path(__file__).resolve().parents[2] / "bench" / "mailboxes.py"
+
+
+def _own_bench_messages(count: int) -> list[bytes]:
+    """Messages as bench/mailboxes.py writes the benchmark mailbox (in this repository,
+    so this runs in a lone clone too): threads, text + HTML, base64 attachments."""
+    spec = importlib.util.spec_from_file_location("bench_mailboxes", OWN_BENCH)
+    assert spec is not None and spec.loader is not None
+    gen = sys.modules.get(spec.name) or importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = gen  # its dataclasses look their module up there
+    spec.loader.exec_module(gen)
+    rng = random.Random(7)
+    out: list[bytes] = []
+    ids: list[str] = []
+    for index in range(count):
+        thread = ["Quarterly figures", ids[-3:], None]
+        people = [gen._person(rng) for _ in range(3)]
+        msgid, data, _first = gen._message(
+            rng, index, 1_700_000_000 + index, thread, people[0], people[1:], 0.3
+        )
+        ids.append(msgid)
+        out.append(data)
+    return out
+
+
+def test_own_bench_generator_messages_take_the_fast_path_and_match() -> None:
+    messages = _own_bench_messages(40)
     assert any(b"base64" in m for m in messages)
     for raw in messages:
         assert _assert_same(raw) is not None
