@@ -427,3 +427,35 @@ def test_idle_wakes_on_new_mail_and_times_out_without(pair: tuple[Mailbox, Mailb
                 later.join()
         finally:
             session.close()
+
+
+# --- what only the fake can show ---------------------------------------------------------
+
+
+def test_a_line_lost_mid_folder_keeps_what_committed_and_the_next_pass_ends_it(
+    sqlite_harness: Harness, dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection dies at the second body FETCH: the first batch stays committed
+    with the cursor, the account says it will retry, and the next pass takes exactly
+    the rest (support/fake_imap.py's drop_on; Dovecot can only be cut by the proxy)."""
+    from emailsync.errors import TransientError
+    from emailsync.sync import folder_sync
+
+    monkeypatch.setattr(folder_sync, "DIRECT_BATCH", 1)
+    monkeypatch.setattr(folder_sync, "COMMIT_MESSAGES", 1)
+    fake = FakeMailbox()
+    ref = sqlite_harness.connect(dovecot, dovecot.add_user(f"u{uuid.uuid4().hex[:12]}"))
+    sqlite_harness.ok("accounts", "configure", ref, "--past-scope", "all")
+    account = Account(sqlite_harness, FakeHandle(fake), ref)
+    for n in range(3):
+        fake.append("INBOX", make_message(subject=f"m{n}"), internaldate=NOW - n * DAYS)
+    fake.drop_on("fetch_messages", 2)
+    with pytest.raises(TransientError):
+        account.sync()
+    assert account.subjects() == ["m0"]
+    status = sqlite_harness.ok("accounts", "status", ref, "--json").json()
+    assert status["state"] == "error"
+    assert status["last_error"].startswith("Lost the IMAP connection to fake.imap.example")
+    result = account.sync()
+    assert result.new_messages == 2
+    assert account.subjects() == ["m0", "m1", "m2"]

@@ -136,6 +136,7 @@ class FakeMailbox:
         )
         self.folders: dict[str, FakeFolder] = {}
         self.calls: list[str] = []  # every session call by name, in order (for tests)
+        self._drops: dict[str, int] = {}  # call name → which call of it loses the line
         self._changed = threading.Condition()
         self._version = 0  # raised by every change: what IDLE waits for
         self._next_uidvalidity = int(time.time())
@@ -217,6 +218,18 @@ class FakeMailbox:
         """A logged-in session on this mailbox."""
         return FakeImapSession(self)
 
+    def drop_on(self, call: str, nth: int = 1) -> None:
+        """Lose the connection at the `nth` `call` (e.g. "fetch_messages") from now on,
+        counted over all sessions: that call and every later one of its session raise
+        `TransientError`, as a socket dying mid-pass does."""
+        self._drops[call] = self.calls.count(call) + nth
+
+    def _dropping(self, call: str) -> bool:
+        if self._drops.get(call) == self.calls.count(call):
+            del self._drops[call]
+            return True
+        return False
+
     # -- IDLE -------------------------------------------------------------------------
 
     def _touch(self) -> None:
@@ -241,8 +254,9 @@ class FakeMailbox:
 class FakeImapSession:
     """A session on a `FakeMailbox`, answering as `emailsync.imap.session.ImapSession`.
 
-    `drop()` makes it behave like a session whose connection died: every later call
-    raises `TransientError`, as the real one does after a lost socket."""
+    `drop()` (or the mailbox's `drop_on`) makes it behave like a session whose
+    connection died: every later call raises `TransientError`, as the real one does
+    after a lost socket."""
 
     def __init__(self, mailbox: FakeMailbox) -> None:
         self.mailbox = mailbox
@@ -258,6 +272,12 @@ class FakeImapSession:
 
     def _call(self, name: str) -> None:
         self.mailbox.calls.append(name)
+        if not self._broken and self.mailbox._dropping(name):
+            self._broken = True
+            raise TransientError(
+                f"Lost the IMAP connection to {self.host} for {self.email} while {name}: "
+                "connection reset — will retry"
+            )
         if self._broken:
             raise TransientError(
                 f"The IMAP connection to {self.host} for {self.email} was lost earlier; "
