@@ -19,6 +19,12 @@ The model follows RFC 3501 and RFC 7162 as Dovecot implements them:
 - folders are those Dovecot's test configuration creates: INBOX, Sent, Drafts, Trash,
   Junk and Archive with their SPECIAL-USE attributes (RFC 6154).
 
+Where Gmail (X-GM-EXT-1) goes when it is built: the capability in
+`FakeMailbox.capabilities.raw`, the per-message X-GM-LABELS/X-GM-THRID/X-GM-MSGID in
+`StoredMessage.gm_*` (one message object shared by the folders of its labels, "[Gmail]/All
+Mail" holding them all), and their FETCH items beside `fetch_messages` once the protocol
+asks for them. Nothing of it is answered yet.
+
 The session is always up to date with its mailbox (a real one sees changes only after
 NOOP/IDLE/SELECT): what the sync can tell apart is unaffected, since `select()` and
 `status()` refresh the real session's view too.
