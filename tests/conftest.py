@@ -1,4 +1,5 @@
-"""Fixtures shared by all tests: real Dovecot servers, test users, the mail corpus."""
+"""Fixtures shared by all tests: real Dovecot servers and test users (the mail corpora:
+support/corpus.py)."""
 
 from __future__ import annotations
 
@@ -51,9 +52,3 @@ def dovecot_basic() -> Iterator[DovecotServer]:
 def imap_user(dovecot: DovecotServer) -> str:
     """A fresh user (password "secret") on `dovecot`, with an empty mailbox."""
     return dovecot.add_user(f"u{uuid.uuid4().hex[:12]}")
-
-
-@pytest.fixture(scope="session")
-def corpus_dir() -> Path:
-    """Sample messages in ../shared/corpus, beside the repository checkout."""
-    return REPO_ROOT.parent / "shared" / "corpus"

@@ -19,7 +19,7 @@ from emailsync.domain.conditions import folder_window_start, folders_to_sync, se
 from emailsync.domain.model import FolderRole, ServerFolder
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
 from emailsync.imap.connection import SessionSpec
-from emailsync.imap.session import ImapSession
+from emailsync.imap.protocol import ImapSession
 from emailsync.runtime.fetch_pool import AccountJob, FetchPool
 from emailsync.store import accounts as account_store
 from emailsync.store import blocking, directory, raw_upkeep

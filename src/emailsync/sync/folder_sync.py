@@ -47,7 +47,7 @@ from emailsync.domain.model import (
 )
 from emailsync.domain.screening import kept_out
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
-from emailsync.imap.session import ImapSession
+from emailsync.imap.protocol import ImapSession
 from emailsync.mime.parse import parse_header_summary, parse_safely
 from emailsync.runtime.fetch_pool import (
     Digested,
