@@ -21,7 +21,7 @@ if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
 from emailsync.config import Settings  # noqa: E402
-from emailsync.runtime.product import Supervisor  # noqa: E402
+from emailsync.serve import Supervisor  # noqa: E402
 from emailsync.store.db import open_database  # noqa: E402
 from emailsync.web.app import create_app  # noqa: E402
 from support.dovecot import DovecotServer  # noqa: E402

@@ -349,7 +349,7 @@ def test_a_pass_outlasting_several_parser_processes_completes(
     harness: Harness, dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The fetcher processes are replaced every RECYCLE_AFTER batches; none may be lost."""
-    from emailsync.runtime import fetch_pool
+    from emailsync.sync import fetchers as fetch_pool
     from emailsync.sync import folder_sync
 
     monkeypatch.setattr(folder_sync, "PARALLEL_FETCH_MIN", 1)

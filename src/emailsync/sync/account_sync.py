@@ -20,7 +20,6 @@ from emailsync.domain.model import FolderRole, ServerFolder
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
 from emailsync.imap.connection import SessionSpec
 from emailsync.imap.session import ImapSession
-from emailsync.runtime.fetch_pool import AccountJob, FetchPool
 from emailsync.store import accounts as account_store
 from emailsync.store import blocking, directory, raw_upkeep
 from emailsync.store import messages as message_store
@@ -28,6 +27,7 @@ from emailsync.store.accounts import Account, Folder
 from emailsync.store.crypto import SecretBox
 from emailsync.store.db import reading
 from emailsync.store.raw import RawFiles
+from emailsync.sync.fetchers import AccountJob, FetchPool
 from emailsync.sync.folder_sync import AccountContext, FolderResult, rescan_folder, sync_folder
 from emailsync.sync.progress import BothProgress, Progress, SilentProgress, StoredProgress
 

@@ -53,7 +53,12 @@ from emailsync.domain.model import (
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
 from emailsync.imap.session import ImapSession
 from emailsync.mime.parse import parse_header_summary, parse_safely
-from emailsync.runtime.fetch_pool import (
+from emailsync.store import accounts as account_store
+from emailsync.store import messages as message_store
+from emailsync.store.accounts import Folder
+from emailsync.store.db import reading
+from emailsync.store.raw import RawFiles, raw_digest
+from emailsync.sync.fetchers import (
     Digested,
     FetchedBatch,
     FetcherUnavailable,
@@ -62,12 +67,7 @@ from emailsync.runtime.fetch_pool import (
     batch_of,
     outcome,
 )
-from emailsync.runtime.memory import fewer_collections, release_memory
-from emailsync.store import accounts as account_store
-from emailsync.store import messages as message_store
-from emailsync.store.accounts import Folder
-from emailsync.store.db import reading
-from emailsync.store.raw import RawFiles, raw_digest
+from emailsync.sync.memory import fewer_collections, release_memory
 from emailsync.sync.progress import Progress
 
 HEADER_BATCH = 500  # UIDs per light FETCH
