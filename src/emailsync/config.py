@@ -14,12 +14,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from emailsync.errors import UsageError
-
-if TYPE_CHECKING:
-    from emailsync.store.raw import RawFiles
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +44,3 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
-
-    @property
-    def raw_files(self) -> RawFiles | None:
-        """Where raw messages are written as files; None: in the database."""
-        if self.raw_store != "files":
-            return None
-        from emailsync.store.raw import RawFiles
-
-        return RawFiles(self.home / "raw")

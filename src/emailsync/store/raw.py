@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from emailsync.config import Settings
+
 SWEEP_MIN_AGE = 3600.0  # seconds
 PACK_SUFFIX = ".pack"
 
@@ -52,6 +54,13 @@ class RawSpot(NamedTuple):
     pack: str
     offset: int
     length: int
+
+
+def raw_files(settings: Settings) -> RawFiles | None:
+    """Where raw messages are written as files; None: in the database."""
+    if settings.raw_store != "files":
+        return None
+    return RawFiles(settings.home / "raw")
 
 
 @dataclass(frozen=True, slots=True)

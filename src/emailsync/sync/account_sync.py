@@ -21,7 +21,7 @@ from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientErro
 from emailsync.imap.connection import SessionSpec
 from emailsync.imap.session import ImapSession
 from emailsync.store import accounts as account_store
-from emailsync.store import blocking, directory, raw_upkeep
+from emailsync.store import blocking, directory, raw, raw_upkeep
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Account, Folder
 from emailsync.store.crypto import SecretBox
@@ -83,14 +83,14 @@ def sync_account(
             session = open_session(settings, account)
         # started only by a big folder (sync/folder_sync.py), shared by the pass's folders
         fetchers = FetchPool(
-            lambda: AccountJob(session_spec(settings, account), settings.raw_files, account.id)
+            lambda: AccountJob(session_spec(settings, account), raw.raw_files(settings), account.id)
         )
         return _pass(
             engine,
             account,
             session,
             progress,
-            settings.raw_files,
+            raw.raw_files(settings),
             fetchers,
             rescan or rescan_for is not None,
             rescan_for,
