@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from emailsync.config import Settings
 from emailsync.domain.model import FolderRole
 from emailsync.errors import (
     AuthenticationError,
@@ -99,7 +100,10 @@ def test_ca_file_from_environment_is_trusted(
     dovecot: DovecotServer, imap_user: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EMAILSYNC_CA_FILE", dovecot.cafile)
-    with connect(dovecot.host, dovecot.tls_port, "ssl", imap_user, "secret", email=EMAIL) as s:
+    cafile = Settings.from_environment().ca_file  # what the product passes to connect
+    with connect(
+        dovecot.host, dovecot.tls_port, "ssl", imap_user, "secret", email=EMAIL, cafile=cafile
+    ) as s:
         assert s.capabilities.idle
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import ipaddress
-import os
 import re
 import socket
 import ssl
@@ -50,12 +49,11 @@ def is_loopback(host: str) -> bool:
 
 
 def tls_context(cafile: str | None = None) -> ssl.SSLContext:
-    """A verifying TLS context: system CAs, plus `cafile` and $EMAILSYNC_CA_FILE if set
-    (for self-hosted servers with a private CA, and for tests)."""
+    """A verifying TLS context: system CAs, plus `cafile` if set (Settings.ca_file, from
+    $EMAILSYNC_CA_FILE: self-hosted servers with a private CA, and tests)."""
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    for extra in (cafile, os.environ.get(CA_FILE_ENV)):
-        if extra:
-            context.load_verify_locations(cafile=extra)
+    if cafile:
+        context.load_verify_locations(cafile=cafile)
     return context
 
 

@@ -45,7 +45,7 @@ class PassResult:
 
 def session_spec(settings: Settings, account: Account) -> SessionSpec:
     """How to log in to the account (the password decrypted, kept in memory only)."""
-    password = SecretBox.from_environment(settings.home).decrypt(
+    password = SecretBox.from_settings(settings).decrypt(
         account.password_secret, context=account.password_context()
     )
     return SessionSpec(

@@ -229,7 +229,7 @@ def _ask_server(settings: Settings, stored: _Stored) -> list[str]:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a flight, not a stall
         from emailsync.store.crypto import SecretBox  # while the server greets
 
-        password = SecretBox.from_environment(settings.home).decrypt(
+        password = SecretBox.from_settings(settings).decrypt(
             account["password_secret"], context=password_context(account["id"])
         )
         imap = _client(sock, host, port, security, connection.tls_context, settings.ca_file)
