@@ -27,6 +27,7 @@ from emailsync.errors import (
     TransientError,
     UsageError,
 )
+from emailsync.imap.wire import TIMEOUT
 
 if TYPE_CHECKING:  # imported where used: sync.quick_check reuses the light part of this module
     from imapclient import IMAPClient
@@ -104,7 +105,7 @@ def connect(
     *,
     email: str,
     cafile: str | None = None,
-    timeout: float = 30,
+    timeout: float = TIMEOUT,
     use_qresync: bool = True,
 ) -> ImapSession:
     """Connect, secure, log in and return a ready `ImapSession`.

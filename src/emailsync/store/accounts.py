@@ -13,6 +13,7 @@ from emailsync.domain.conditions import ROLE_ORDER, FutureMode, PastScope, SyncC
 from emailsync.domain.model import FolderRole, ServerFolder
 from emailsync.domain.window import SyncFrom
 from emailsync.errors import UsageError
+from emailsync.store.secret_binding import password_context
 from emailsync.store.tables import accounts, folders, message_locations, users
 
 
@@ -49,7 +50,7 @@ class Account:
 
     def password_context(self) -> str:
         """What the encrypted password is bound to: it cannot be replayed on another row."""
-        return f"account:{self.id}:imap-password"
+        return password_context(self.id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,14 +9,12 @@ never imports Alembic.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from emailsync.config import Settings
-
-MIGRATIONS = Path(__file__).parent / "migrations"
+from emailsync.store.revision import MIGRATIONS, head_revision
 
 
 def create_engine(url: str) -> sa.Engine:
@@ -75,12 +73,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # every 4 MB: a big sync commits a few MB at a time (60k messages: ~8 % faster)
     cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()
-
-
-def head_revision() -> str:
-    """The newest migration, read from the file names (NNNN_*.py) without Alembic."""
-    names = sorted(p.name for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
-    return names[-1].split("_", 1)[0]
 
 
 def current_revision(engine: sa.Engine) -> str | None:
