@@ -287,9 +287,14 @@ def _client(
 
 
 def _on_socket(base: type[imaplib.IMAP4], sock: socket.socket) -> type[imaplib.IMAP4]:
+    """`base` on a socket connected already (so the server greets while the password is
+    decrypted), through `open`, the hook imaplib's documentation offers for this."""
+
     class Connected(base):  # type: ignore[misc,valid-type]
-        def _create_socket(self, timeout: float | None) -> socket.socket:
-            return sock
+        def open(self, host: str = "", port: int = 0, timeout: float | None = None) -> None:
+            self.host, self.port = host, port
+            self.sock = sock
+            self.file = sock.makefile("rb")
 
     return Connected
 
