@@ -347,7 +347,7 @@ def learn_aliases(conn: sa.Connection, account_id: int) -> tuple[str, ...]:
     count as the user (never as a contact) for direction and linking."""
     from emailsync.store.tables import messages
 
-    sent_from = set(
+    sent_from: set[str] = set(
         conn.execute(
             sa.select(messages.c.from_email)
             .join(message_locations, message_locations.c.message_id == messages.c.id)

@@ -54,7 +54,7 @@ def collect_rarely() -> None:
 
 def _malloc_trim() -> Callable[[int], int] | None:
     try:
-        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]  # glibc
+        return ctypes.CDLL(None).malloc_trim  # glibc
     except (OSError, AttributeError):
         return None
 

@@ -59,7 +59,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from emailsync.config import Settings
 from emailsync.domain.states import USER_HELD_STATES, AccountState
@@ -77,6 +77,9 @@ if TYPE_CHECKING:  # imported where used, while the server works (see above)
 # A new account and a pass running or killed (`syncing`) are left to the normal pass.
 QUICK_STATES = frozenset({AccountState.ACTIVE, AccountState.ERROR})
 STATUS_ITEMS = ("UIDNEXT", "UIDVALIDITY", "HIGHESTMODSEQ", "MESSAGES")
+
+
+_Imap = TypeVar("_Imap", bound=imaplib.IMAP4)
 
 
 class Declined(Exception):
@@ -286,7 +289,7 @@ def _client(
     return imap
 
 
-def _on_socket(base: type[imaplib.IMAP4], sock: socket.socket) -> type[imaplib.IMAP4]:
+def _on_socket(base: type[_Imap], sock: socket.socket) -> type[_Imap]:
     """`base` on a socket connected already (so the server greets while the password is
     decrypted), through `open`, the hook imaplib's documentation offers for this."""
 
