@@ -16,11 +16,10 @@ for _path in (_TESTS_DIR, _HERE):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from websupport import Site  # noqa: E402
-
 from emailsync.config import Settings  # noqa: E402
 from emailsync.store.db import open_database  # noqa: E402
 from support.dovecot import DovecotServer  # noqa: E402
+from support.web import Site  # noqa: E402
 
 
 @pytest.fixture

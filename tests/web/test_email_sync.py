@@ -7,13 +7,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from websupport import Site, account_form, csrf_of
 
 from emailsync import auth
 from emailsync.store import accounts as account_store
 from emailsync.sync.account_sync import sync_account
 from support.dovecot import DovecotServer
 from support.mail import make_message
+from support.web import Site, account_form, csrf_of
 
 NOW = datetime.now(UTC)
 DAYS = timedelta(days=1)
