@@ -1,11 +1,11 @@
 """The quick no-change check that `emailsync sync ACCOUNT --once` runs first.
 
 A `sync --once` process pays for the interpreter and for importing the package
-(SQLAlchemy alone is 0.2-0.4 s) before it says a word to the server. When nothing
-changed on the server, the pass only records that it ran. This module finds that out
-with the standard library (sqlite3, imaplib), the Fernet secret box and a few pure
-modules, and records the pass as `sync.account_sync._pass` would, so the command is
-done before the rest of the package is imported.
+(SQLAlchemy alone is most of it; figures in bench/README.md) before it says a word to
+the server. When nothing changed on the server, the pass only records that it ran. This
+module finds that out with the standard library (sqlite3, imaplib), the Fernet secret
+box and a few pure modules, and records the pass as `sync.account_sync._pass` would, so
+the command is done before the rest of the package is imported.
 
     settings ──► the default SQLite file, schema at the newest migration
              ──► account + folders (one read transaction)
@@ -87,7 +87,7 @@ class Declined(Exception):
     str(e) says why (for tests and debugging; never shown to the user)."""
 
 
-# Named tuples, not frozen dataclasses: making a dataclass costs ~1 ms at import.
+# Named tuples, not frozen dataclasses: making a dataclass costs more at import time.
 
 
 class UnchangedFolder(NamedTuple):
