@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-_TESTS_DIR = Path(__file__).resolve().parent
-if str(_TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(_TESTS_DIR))
+from support.dovecot import DOVECOT, DovecotServer
 
-from support.dovecot import DOVECOT, DovecotServer  # noqa: E402
+_TESTS_DIR = Path(__file__).resolve().parent
 
 REPO_ROOT = _TESTS_DIR.parent
 

@@ -541,7 +541,7 @@ def _messages_list(args: argparse.Namespace) -> None:
 def _serve(args: argparse.Namespace) -> None:
     import logging
 
-    from emailsync.runtime.product import run_product
+    from emailsync.serve import run_product
 
     settings, engine = _context()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -353,7 +353,7 @@ def test_a_pass_outlasting_several_parser_processes_completes(
     harness: Harness, dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The fetcher processes are replaced every RECYCLE_AFTER batches; none may be lost."""
-    from emailsync.runtime import fetch_pool
+    from emailsync.sync import fetchers as fetch_pool
     from emailsync.sync import folder_sync
 
     monkeypatch.setattr(folder_sync, "PARALLEL_FETCH_MIN", 1)
@@ -374,7 +374,7 @@ def test_a_pass_outlasting_several_parser_processes_completes(
 def test_a_big_pass_fetches_in_other_processes_with_the_same_result(
     harness: Harness, dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Fetcher processes (runtime/fetch_pool.py) take over from this many messages on;
+    """Fetcher processes (sync/fetchers.py) take over from this many messages on;
     lowered here so a small mailbox goes through them."""
     from emailsync.sync import folder_sync
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import html
 
-from websupport import Site, account_form, csrf_of
-
 from emailsync.store import accounts as account_store
 from support.dovecot import DovecotServer, free_port
+from support.web import Site, account_form, csrf_of
 
 
 def test_a_closed_smtp_port_is_shown_next_to_the_form_and_nothing_is_saved(

@@ -25,6 +25,7 @@ from emailsync.errors import (
     TlsError,
     TransientError,
 )
+from emailsync.imap.wire import TIMEOUT
 from emailsync.net import cert_message, check_transport, tls_context
 
 if TYPE_CHECKING:  # imported where used: sync.quick_check reuses the light part of this module
@@ -68,7 +69,7 @@ def connect(
     *,
     email: str,
     cafile: str | None = None,
-    timeout: float = 30,
+    timeout: float = TIMEOUT,
     use_qresync: bool = True,
 ) -> ImapSession:
     """Connect, secure, log in and return a ready `ImapSession`.

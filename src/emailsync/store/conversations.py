@@ -400,7 +400,7 @@ def list_visible_threads(
             )
         )
         query = query.where(threads.c.id.in_(matching))
-    candidates = list(conn.execute(query).scalars())
+    candidates: list[int] = list(conn.execute(query).scalars())
     visible = visible_thread_ids(conn, viewer_id, candidates)
     page = [t for t in candidates if t in visible][offset : offset + limit]
     return summaries(conn, page, viewer_id)
@@ -448,7 +448,7 @@ def summaries(
         people.setdefault(r.thread_id, []).append(r.email)
     from emailsync.store.tables import message_locations
 
-    unread_threads = set(
+    unread_threads: set[int] = set(
         conn.execute(
             sa.select(messages.c.thread_id)
             .join(message_locations, message_locations.c.message_id == messages.c.id)

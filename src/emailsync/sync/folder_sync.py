@@ -49,7 +49,12 @@ from emailsync.domain.screening import kept_out
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
 from emailsync.imap.protocol import ImapSession
 from emailsync.mime.parse import parse_header_summary, parse_safely
-from emailsync.runtime.fetch_pool import (
+from emailsync.store import accounts as account_store
+from emailsync.store import messages as message_store
+from emailsync.store.accounts import Folder
+from emailsync.store.db import reading
+from emailsync.store.raw import RawFiles, raw_digest
+from emailsync.sync.fetchers import (
     Digested,
     FetchedBatch,
     FetcherUnavailable,
@@ -58,12 +63,7 @@ from emailsync.runtime.fetch_pool import (
     batch_of,
     outcome,
 )
-from emailsync.runtime.memory import fewer_collections, release_memory
-from emailsync.store import accounts as account_store
-from emailsync.store import messages as message_store
-from emailsync.store.accounts import Folder
-from emailsync.store.db import reading
-from emailsync.store.raw import RawFiles, raw_digest
+from emailsync.sync.memory import fewer_collections, release_memory
 from emailsync.sync.progress import Progress
 
 HEADER_BATCH = 500  # UIDs per light FETCH
@@ -94,7 +94,7 @@ class AccountContext:
     # a re-scan for one contact's past mail looks only at messages involving these
     only_emails: frozenset[str] | None = None
     raw_files: RawFiles | None = None  # None: raw bytes go into the database
-    # fetcher processes for big passes (runtime/fetch_pool.py); None: this process fetches
+    # fetcher processes for big passes (sync/fetchers.py); None: this process fetches
     fetchers: FetchPool | None = None
 
 
@@ -292,7 +292,7 @@ def _fetch_new(
 
 def _big(candidates: list[int]) -> bool:
     """A big pass: its bodies are fetched by fetcher processes, and garbage is collected
-    rarely while it runs (runtime/memory.py)."""
+    rarely while it runs (sync/memory.py)."""
     return len(candidates) >= PARALLEL_FETCH_MIN
 
 
@@ -319,7 +319,7 @@ def _fetch_bodies_directly(
 ) -> None:
     """Bodies in batches of at most DIRECT_BATCH messages and DIRECT_CHUNK_BYTES (sizes
     from light FETCHes, or `sizes` when known already), so memory stays bounded. On big
-    passes fetcher processes (runtime/fetch_pool.py) fetch, keep and parse the batches
+    passes fetcher processes (sync/fetchers.py) fetch, keep and parse the batches
     over their own connections while this process writes the oldest: a commit is only
     made while LOOKAHEAD_BATCHES more are in flight behind it, so the fetchers always
     have work. Writes stay in UID order and stop at the first batch that failed, so the

@@ -99,7 +99,7 @@ def add_account(
     """Test the login, then save the account with its password encrypted at rest."""
     folders = check_login(settings, request)
     email = _check(request)
-    box = SecretBox.from_environment(settings.home)
+    box = SecretBox.from_settings(settings)
     with engine.begin() as conn:
         account_id = account_store.create_account(
             conn,
@@ -126,7 +126,7 @@ def reconnect(settings: Settings, engine: sa.Engine, account: Account, password:
             account.user_id, account.email, account.imap, account.smtp, account.username, password
         ),
     )
-    box = SecretBox.from_environment(settings.home)
+    box = SecretBox.from_settings(settings)
     with engine.begin() as conn:
         account_store.set_password_secret(
             conn, account.id, box.encrypt(password, context=account.password_context())
