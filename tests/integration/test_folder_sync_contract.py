@@ -320,6 +320,13 @@ def _answers(session: ImapSession) -> dict[str, Any]:
     out["search past the end"] = session.search_uids(99)
     out["search since"] = session.search_uids(1, (NOW - 5 * DAYS).date())
     out["all"] = session.all_uids()
+    out["search by id"] = session.search(["HEADER", "Message-ID", "<folded@test.example>"])
+    out["search by address"] = session.search(
+        ["OR", "OR", "FROM", "ann@acme.example", "TO", "ann@acme.example", "CC", "ANN@acme"]
+    )
+    out["search grouped"] = session.search(
+        ["OR", "HEADER", "Message-ID", "no-such-id", ["FROM", "bob@acme.example"]]
+    )
     out["new from 2"] = session.new_messages_from(2)
     out["new past the end"] = session.new_messages_from(99)
     out["sizes"] = session.sizes_ahead([1, 2, 3, 4, 77]).result()

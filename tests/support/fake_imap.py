@@ -32,12 +32,14 @@ NOOP/IDLE/SELECT): what the sync can tell apart is unaffected, since `select()` 
 
 from __future__ import annotations
 
+import email
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from emailsync.domain.model import (
     Capabilities,
@@ -364,6 +366,14 @@ class FakeImapSession:
             and (since is None or m.internaldate.astimezone().date() >= since)
         )
 
+    def search(self, criteria: Sequence[Any]) -> list[int]:
+        """The subset of SEARCH that `messages why-not` sends: HEADER, FROM, TO, CC, OR and
+        parenthesised groups, matched as Dovecot does (case-insensitive substring of the
+        header's value)."""
+        self._call("search")
+        box = self._open()
+        return sorted(uid for uid, m in box.messages.items() if _matches(m.raw, list(criteria)))
+
     def new_messages_from(self, min_uid: int) -> dict[int, tuple[int, datetime]]:
         self._call("new_messages_from")
         box = self._open()
@@ -475,3 +485,31 @@ def address_headers(raw: bytes) -> bytes:
 def _crlf(raw: bytes) -> bytes:
     """Every line end as CRLF, as Dovecot returns a message whatever was appended."""
     return re.sub(rb"\r?\n", b"\r\n", raw)
+
+
+def _matches(raw: bytes, criteria: list[Any]) -> bool:
+    """All keys of `criteria` hold for the message (SEARCH ANDs its keys)."""
+    rest = list(criteria)
+    while rest:
+        if not _match_one(raw, rest):
+            return False
+    return True
+
+
+def _match_one(raw: bytes, rest: list[Any]) -> bool:
+    key = rest.pop(0)
+    if isinstance(key, list):
+        return _matches(raw, key)
+    key = str(key).upper()
+    if key == "OR":
+        first = _match_one(raw, rest)
+        second = _match_one(raw, rest)
+        return first or second
+    if key == "HEADER":
+        name, value = str(rest.pop(0)), str(rest.pop(0))
+    elif key in ("FROM", "TO", "CC"):
+        name, value = key, str(rest.pop(0))
+    else:
+        raise NotImplementedError(f"the fake does not search by {key}")
+    message = email.message_from_bytes(raw)
+    return any(value.lower() in str(v).lower() for v in message.get_all(name) or [])

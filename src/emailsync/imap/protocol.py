@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from emailsync.domain.model import (
     Capabilities,
@@ -80,6 +80,11 @@ class ImapSession(Protocol):
     def search_uids(self, min_uid: int, since: date | None = None) -> list[int]:
         """UIDs >= min_uid, optionally only those with INTERNALDATE on or after `since`
         (day granularity, RFC 3501 §6.4.4), sorted."""
+        ...
+
+    def search(self, criteria: Sequence[Any]) -> list[int]:
+        """UIDs matching SEARCH `criteria` (RFC 3501 §6.4.4), e.g. ["HEADER", "Message-ID",
+        "<id>"] or ["OR", "FROM", a, "TO", a]; a nested list is a parenthesised group."""
         ...
 
     def new_messages_from(self, min_uid: int) -> dict[int, tuple[int, datetime]]:

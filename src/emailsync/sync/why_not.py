@@ -43,7 +43,7 @@ from emailsync.domain.conditions import (
 from emailsync.domain.model import FetchedMessage, ServerFolder
 from emailsync.domain.screening import KeptOut, kept_out
 from emailsync.errors import UsageError
-from emailsync.imap.session import ImapSession
+from emailsync.imap.protocol import ImapSession
 from emailsync.mime.parse import parse_header_summary, parse_safely
 from emailsync.store import accounts as account_store
 from emailsync.store import blocking, directory
