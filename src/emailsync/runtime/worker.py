@@ -12,8 +12,10 @@ after `poll_seconds`. A failure is sorted as runtime/retry.py says:
 
 A database that is down cannot take the state either: the worker goes on retrying and
 the state is written by the first pass that reaches it. Packs a failed pass left
-unreferenced are swept before the next one. The worker ends only when `stop` is set
-(returns None) or the account needs the user (returns that error).
+unreferenced are swept at once (on a full disk they hold the room the state and the
+retry need), or before the next pass when the database could not say which they are.
+The worker ends only when `stop` is set (returns None) or the account needs the user
+(returns that error).
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ def run_account(
             failing_since = failing_since or datetime.now(UTC)
             if storage_error(exc) is not None or not is_transient(exc):
                 sweep_since = sweep_since or attempt
+                if _sweep(settings, engine, account_id, sweep_since):
+                    sweep_since = None  # room again, for the state below and the retry
             wait = backoff.next_wait()
             _note_failure(engine, account_id, exc, host, failing_since, wait)
             stop.wait(wait)
@@ -105,6 +109,20 @@ def run_account(
             if session is not None:
                 session.close()
     return None
+
+
+def _sweep(settings: Settings, engine: sa.Engine, account_id: int, since: float) -> bool:
+    """Remove the packs a failed pass left, at once: on a full disk they hold the room
+    that recording the state and the retry need. False when that failed too."""
+    if settings.raw_files is None:
+        return True
+    try:
+        raw_upkeep.sweep_failed(engine, settings.raw_files, account_id, since=since)
+    except Exception as exc:
+        if storage_error(exc) is None:
+            raise
+        return False
+    return True
 
 
 def _load(engine: sa.Engine, account_id: int) -> Account:
