@@ -544,3 +544,20 @@ def test_a_postgresql_restart_mid_sync_is_waited_out_and_logs_no_mail(
     logged = caplog.text
     for secret in ("Secret merger plan", "ceo@initech.example", "Confidential body"):
         assert secret not in logged
+
+
+def test_a_session_probes_a_silent_connection_so_a_half_open_one_is_found_in_a_minute(
+    server: DovecotServer,
+) -> None:
+    """While the worker IDLEs it sends nothing, so only TCP keepalive can find a server
+    whose machine vanished without closing the connection."""
+    import socket
+
+    user = server.add_user(f"k{uuid.uuid4().hex[:10]}")
+    with server_session(server, user) as session:
+        sock = session._client.socket()
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        idle = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
+        interval = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL)
+        count = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT)
+    assert idle + interval * count <= 60

@@ -524,6 +524,7 @@ class ImapSession:
             wait_ms = 0 if pending and pending() else min(1.0, until - time.monotonic()) * 1000
             events = poller.poll(max(wait_ms, 0))
             if not events:
+                quiet = 0  # a quiet wait: not a closed socket, which stays readable
                 continue
             if any(
                 flags & (select.POLLERR | select.POLLHUP | select.POLLNVAL) for _, flags in events

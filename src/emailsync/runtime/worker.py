@@ -98,10 +98,9 @@ def run_account(
                 _record(engine, account_id, AccountState.NEEDS_RECONNECT, str(exc))
                 return exc
             failing_since = failing_since or datetime.now(UTC)
-            if storage_error(exc) is not None or not is_transient(exc):
-                sweep_since = sweep_since or attempt
-                if _sweep(settings, engine, account_id, sweep_since):
-                    sweep_since = None  # room again, for the state below and the retry
+            sweep_since = sweep_since or attempt
+            if _sweep(settings, engine, account_id, sweep_since):
+                sweep_since = None  # room again, for the state below and the retry
             wait = backoff.next_wait()
             _note_failure(engine, account_id, exc, host, failing_since, wait)
             stop.wait(wait)

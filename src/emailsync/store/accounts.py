@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from emailsync.domain.addresses import normalize_email
 from emailsync.domain.conditions import ROLE_ORDER, FutureMode, PastScope, SyncConditions
 from emailsync.domain.model import FolderRole, ServerFolder
-from emailsync.domain.states import USER_HELD_STATES, AccountState
+from emailsync.domain.states import AccountState
 from emailsync.domain.window import SyncFrom
 from emailsync.errors import UsageError
 from emailsync.store.tables import accounts, folders, message_locations, users
@@ -221,7 +221,7 @@ def mark_sync_started(conn: sa.Connection, account_id: int, moment: datetime) ->
 
 
 # States only the user leaves: a sync pass that ends must not overwrite them.
-USER_STATES = tuple(USER_HELD_STATES)
+USER_STATES = (AccountState.PAUSED, AccountState.REMOVED)  # = USER_HELD_STATES, in order
 
 
 def set_state(
