@@ -561,3 +561,36 @@ def test_a_session_probes_a_silent_connection_so_a_half_open_one_is_found_in_a_m
         interval = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL)
         count = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT)
     assert idle + interval * count <= 60
+
+
+def test_a_worker_that_keeps_dying_is_restarted_with_backoff_not_in_a_loop(
+    installation: Harness, server: DovecotServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The supervisor's second line of defence: a worker killed by a bug of ours is
+    restarted after the same backoff, never at every tick."""
+    from emailsync.runtime import product
+
+    user = server.add_user(f"c{uuid.uuid4().hex[:10]}")
+    account = installation.connect(server, user)
+    installation.ok("accounts", "configure", account, "--past-scope", "all")
+
+    def dies(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(product, "run_account", dies)
+    settings = Settings.from_environment()
+    engine = open_database(settings)
+    supervisor = Supervisor(
+        settings,
+        engine,
+        poll_seconds=600,
+        tick_seconds=0.01,
+        backoff=lambda: Backoff(base=0.2, cap=0.4),
+    )
+    supervisor.start()
+    try:
+        time.sleep(2)
+    finally:
+        supervisor.stop()
+        engine.dispose()
+    assert 2 <= supervisor.started[int(account)] <= 25

@@ -201,8 +201,9 @@ class DovecotServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def halt(self) -> None:
-        """Stop Dovecot as a restart does (SIGTERM: clients see BYE or EOF), keeping its
-        mail, users and ports: `resume()` brings the same server back."""
+        """Stop Dovecot as a restart does (SIGTERM; its imap processes say BYE to their
+        clients some 9 s later), keeping its mail, users and ports: `resume()` brings
+        the same server back."""
         if self._process is not None and self._process.poll() is None:
             self._process.send_signal(signal.SIGTERM)
             self._process.wait(timeout=10)
