@@ -448,6 +448,7 @@ def _quick_sync_once(argv: list[str]) -> bool:
 
 
 def _sync(args: argparse.Namespace) -> None:
+    from emailsync.runtime.worker import sync_in_foreground
     from emailsync.store import accounts as account_store
     from emailsync.sync.account_sync import sync_account
     from emailsync.sync.terminal import progress_for_terminal
@@ -478,26 +479,11 @@ def _sync(args: argparse.Namespace) -> None:
         _report_pass(account.email, result)
         return
     with progress_for_terminal() as progress:
-        result = sync_account(settings, engine, account, progress=progress)
-    _report_pass(account.email, result)
-    if args.once:
-        return
-    import threading
-
-    from emailsync.runtime.worker import run_account
-
-    print(f"Watching {account.email} for new mail; press Ctrl-C to stop", file=sys.stderr)
-    stop = threading.Event()
-    try:
-        run_account(
-            settings,
-            engine,
-            account.id,
-            stop=stop,
-            on_pass=lambda r: _report_pass(account.email, r) if r.new_messages else None,
+        code = sync_in_foreground(
+            settings, engine, account, once=args.once, report=_report_pass, progress=progress
         )
-    finally:
-        stop.set()
+    if code:
+        sys.exit(code)
 
 
 def _report_pass(email: str, result: Any) -> None:

@@ -10,9 +10,13 @@ should sync, and reacts to what users do in the web app through `wake(account_id
                                       that state: a pass that ends meanwhile writes
                                       "active", which is put back to the user's choice
     anything else (new, syncing,      a worker runs; wake() ends its wait for new mail
-      active, error)                  so a new pass starts at once ("Sync now")
+      active, retrying, error)        (or its wait to retry) so a new pass starts at
+                                      once ("Sync now"), its backoff started over
 
-The worker notices a stop request between passes, within about a second.
+The worker notices a stop request between passes, within about a second. A worker
+retries its own failures with backoff (runtime/worker.py); should one still die (a
+bug), it is restarted with the same backoff, never in a tight loop: on a full disk
+a restart per tick logged in to the mail server hundreds of times a minute.
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
+from collections.abc import Callable
 
 import sqlalchemy as sa
 import uvicorn
 
 from emailsync.config import Settings
 from emailsync.domain.states import USER_HELD_STATES, WAITING_FOR_USER_STATES
+from emailsync.retry import Backoff, storage_error
 from emailsync.runtime.worker import run_account
 from emailsync.store import accounts as account_store
 from emailsync.store import directory
@@ -49,8 +56,10 @@ class Supervisor:
         *,
         poll_seconds: float = 60.0,
         tick_seconds: float = 1.0,
+        backoff: Callable[[], Backoff] = Backoff,
     ) -> None:
         self.settings = settings
+        self.backoff = backoff  # a fresh one per worker and per account's restarts
         self.engine = engine
         self.poll_seconds = poll_seconds
         self.tick_seconds = tick_seconds
@@ -60,10 +69,15 @@ class Supervisor:
         self._woken: set[int] = set()
         self._workers: dict[int, tuple[threading.Thread, threading.Event]] = {}
         self._held: dict[int, str] = {}
+        self._restarts: dict[int, Backoff] = {}  # accounts whose worker died
+        self._not_before: dict[int, float] = {}  # ... and when it may start again
+        self.started: dict[int, int] = {}  # workers started per account (for tests)
         self._thread: threading.Thread | None = None
 
     def wake(self, account_id: int) -> None:
-        """Something changed for this account (Sync, Sync now, pause, resume, reconnect)."""
+        """Something changed for this account (Sync, Sync now, pause, resume, reconnect):
+        its worker's wait ends and a new pass starts at once, backoff started over. The
+        web app's "Sync now" calls this (`create_app(..., wake=supervisor.wake)`)."""
         with self._lock:
             self._woken.add(account_id)
         self._nudge.set()
@@ -83,8 +97,12 @@ class Supervisor:
             while not self.stop_event.is_set():
                 try:
                     self._tick()
-                except Exception:  # the supervisor must outlive a bad tick (db busy...)
-                    log.exception("supervisor tick failed")
+                except Exception as exc:  # the supervisor must outlive a bad tick (db down)
+                    storage = storage_error(exc)
+                    if storage is not None:
+                        log.warning("supervisor: %s", storage.what)
+                    else:
+                        log.exception("supervisor tick failed")
                 self._nudge.wait(self.tick_seconds)
                 self._nudge.clear()
         finally:
@@ -100,6 +118,8 @@ class Supervisor:
             states = {a.id: a.state for a in account_store.list_accounts(conn)}
         for account_id in woken:
             self._held.pop(account_id, None)
+            self._restarts.pop(account_id, None)
+            self._not_before.pop(account_id, None)
             worker = self._workers.get(account_id)
             if worker is not None:
                 worker[1].set()  # ends the wait for mail; a new worker starts a new pass
@@ -119,9 +139,13 @@ class Supervisor:
                 with self.engine.begin() as conn:
                     account_store.set_state(conn, account_id, held)
                 states[account_id] = held
+        now = time.monotonic()
         for account_id, state in states.items():
             if state in WAITING_STATES or account_id in self._workers:
                 continue
+            if self._not_before.get(account_id, 0.0) > now:
+                continue  # its last worker died: restart after the backoff
+            self.started[account_id] = self.started.get(account_id, 0) + 1
             stop = threading.Event()
             thread = threading.Thread(
                 target=self._run_worker,
@@ -135,10 +159,22 @@ class Supervisor:
     def _run_worker(self, account_id: int, stop: threading.Event) -> None:
         try:
             run_account(
-                self.settings, self.engine, account_id, stop=stop, poll_seconds=self.poll_seconds
+                self.settings,
+                self.engine,
+                account_id,
+                stop=stop,
+                poll_seconds=self.poll_seconds,
+                backoff=self.backoff(),
             )
         except Exception:
-            log.exception("worker for account %s stopped", account_id)
+            with self._lock:
+                backoff = self._restarts.setdefault(account_id, self.backoff())
+                wait = backoff.next_wait()
+                self._not_before[account_id] = time.monotonic() + wait
+            log.exception("worker for account %s stopped; restarting in %.0f s", account_id, wait)
+        else:
+            with self._lock:
+                self._restarts.pop(account_id, None)
         finally:
             self._nudge.set()
 

@@ -1,9 +1,11 @@
 """Opening an IMAP connection: TLS, login, ID and ENABLE, with errors a user can act on.
 
-Everything that can go wrong before the first folder is opened is a setup problem
-the user must fix (wrong host, port, password or certificate), so each failure maps
-to a `ConnectionSetupError` subclass whose message names the account and the fix.
-Only a connection that drops after a good start is a `TransientError`.
+Everything that can go wrong before the first folder is opened maps to a
+`ConnectionSetupError` subclass whose message names the account and the fix: a
+connection test reports it at once. A running sync retries all of them but a refused
+login and a certificate that fails verification (`errors.needs_user`, and why there).
+A connection that drops after a good start, or a login the server answers with
+UNAVAILABLE, is a `TransientError`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 from emailsync import __version__
 from emailsync.errors import (
     AuthenticationError,
+    CertificateError,
     ConnectionSetupError,
     HostUnreachableError,
     StartTlsNotOfferedError,
@@ -135,7 +138,7 @@ def _starttls(
     try:
         client.starttls(context)
     except ssl.SSLCertVerificationError as e:
-        raise TlsError(cert_message(host, email, e)) from e
+        raise CertificateError(cert_message(host, email, e)) from e
     except ssl.SSLError as e:
         raise TlsError(
             f"TLS handshake with {where} failed for {email} after STARTTLS: {e.reason or e}"
@@ -202,7 +205,7 @@ def _setup_error(
             f"Cannot find {host} for {email}: the name does not resolve — check the host"
         )
     if isinstance(e, ssl.SSLCertVerificationError):
-        return TlsError(cert_message(host, email, e))
+        return CertificateError(cert_message(host, email, e))
     if isinstance(e, ssl.SSLError):
         return TlsError(
             f"TLS handshake with {where} failed for {email}: {e.reason or e} — if this port "

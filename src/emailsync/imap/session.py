@@ -18,10 +18,12 @@ import contextlib
 import imaplib
 import logging
 import re
+import select
+import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 from imapclient import IMAPClient
 from imapclient.imap_utf7 import decode as decode_utf7
@@ -46,6 +48,17 @@ FETCH_CHUNK = 500  # UIDs per FETCH command: keeps command lines short and memor
 HEADER_FIELDS = "MESSAGE-ID FROM SENDER REPLY-TO TO CC BCC"
 # How long a STATUS read by `survey` stands in for asking again (see there).
 STATUS_FRESH_SECONDS = 2.0
+# IDLE is ended and sent again this often: RFC 2177 §3 has servers log out a client idle
+# for 30 minutes, and asks clients to renew before 29.
+IDLE_RENEW_SECONDS = 25 * 60.0
+# Without IDLE, the wait asks the server (NOOP) at least this often.
+NOOP_SECONDS = 45.0
+# Reads in a row that found the socket readable and nothing in it: the server closed it.
+QUIET_READS_CLOSED = 3
+# TCP keepalive on the connection: a half-open one (the server's machine gone without a
+# FIN, a NAT that forgot us) is found after 20 s of silence and 3 probes 10 s apart:
+# within a minute, while the worker IDLEs and sends nothing.
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 20, 10, 3
 # Response codes that mean "try again later" (RFC 5530 §3).
 _TRANSIENT_CODES = (b"[UNAVAILABLE]", b"[INUSE]", b"[LIMIT]", b"[SERVERBUG]", b"[EXPUNGEISSUED]")
 _CHANGE_RESPONSES = frozenset({b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED"})
@@ -99,6 +112,8 @@ class ImapSession:
         self._fresh: dict[str, tuple[float, FolderStatus]] = {}  # survey(): when, STATUS
         self._view_synced = False  # the last command was IDLE's DONE (or NOOP): see survey
         self._reader: _CountingReader | None = None
+        with contextlib.suppress(Exception):  # a socket of an odd platform: no keepalive
+            _keep_alive(client.socket())
         imap = client._imap
         if getattr(imap, "file", None) is not None:
             self._reader = _CountingReader(imap.file)
@@ -477,30 +492,73 @@ class ImapSession:
         """Wait up to `timeout` seconds for the selected folder to change (IDLE, RFC 2177).
 
         True when the server reported new, expunged or changed messages. One IDLE for
-        the whole wait, its responses read in slices of a second so that `stop()` is
-        noticed soon: ending and re-issuing IDLE every second cost new mail a good
-        part of a second on a big mailbox. Without IDLE it sleeps and asks with NOOP.
-        Keep `timeout` under 29 minutes (RFC 2177 §3).
+        the wait, renewed every `IDLE_RENEW_SECONDS` (servers may log out a client idle
+        for 30 minutes, RFC 2177 §3), its responses read as they come, and `stop()`
+        asked every second: ending and re-issuing IDLE every second cost new mail a good
+        part of a second on a big mailbox. A connection the server closed (EOF, BYE) or
+        that TCP keepalive found dead ends the wait at once with `TransientError`: it
+        used to spin a core until the poll ended. Without IDLE it sleeps and asks with
+        NOOP at least every `NOOP_SECONDS`, which finds a dead connection as well.
         """
         deadline = time.monotonic() + timeout
+        changed = False
         with self._guard(f"waiting for changes in {self.selected!r}"):
             if not self.capabilities.idle:
-                while time.monotonic() < deadline and not (stop and stop()):
-                    time.sleep(min(1.0, max(deadline - time.monotonic(), 0)))
-                _, responses = self._client.noop()
-                changed = _any_change(responses)
+                while not changed and time.monotonic() < deadline and not (stop and stop()):
+                    ask_at = min(deadline, time.monotonic() + NOOP_SECONDS)
+                    while time.monotonic() < ask_at and not (stop and stop()):
+                        time.sleep(min(1.0, max(ask_at - time.monotonic(), 0)))
+                    _, responses = self._client.noop()
+                    changed = _any_change(responses)
             else:
-                self._client.idle()
-                changed = False
-                try:
-                    while not changed and time.monotonic() < deadline and not (stop and stop()):
-                        slice_ = min(1.0, max(deadline - time.monotonic(), 0.0))
-                        changed = _any_change(self._client.idle_check(timeout=slice_))
-                finally:
-                    _, more = self._client.idle_done()
-                changed = changed or _any_change(more)
+                while not changed and time.monotonic() < deadline and not (stop and stop()):
+                    changed = self._idle_once(
+                        min(deadline, time.monotonic() + IDLE_RENEW_SECONDS), stop
+                    )
         self._view_synced = True
         return changed
+
+    def _idle_once(self, until: float, stop: Callable[[], bool] | None) -> bool:
+        """One IDLE command, ended by DONE at `until`, on a change or on `stop()`."""
+        self._client.idle()
+        sock = self._client.socket()
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
+        changed = False
+        quiet = 0  # readable, yet nothing read: what EOF looks like through imapclient
+        while not changed and time.monotonic() < until and not (stop and stop()):
+            pending = getattr(sock, "pending", None)  # TLS bytes decrypted already
+            wait_ms = 0 if pending and pending() else min(1.0, until - time.monotonic()) * 1000
+            events = poller.poll(max(wait_ms, 0))
+            if not events:
+                quiet = 0  # a quiet wait: not a closed socket, which stays readable
+                continue
+            if any(
+                flags & (select.POLLERR | select.POLLHUP | select.POLLNVAL) for _, flags in events
+            ):
+                self._closed_while_idle("the connection failed")
+            before = self.bytes_received
+            responses = self._client.idle_check(timeout=0)
+            if any(r and r[0] == b"BYE" for r in responses):
+                self._closed_while_idle("the server said goodbye (BYE)")
+            changed = _any_change(responses)
+            if responses or self.bytes_received != before:
+                quiet = 0
+                continue
+            quiet += 1  # imapclient's idle_check swallows EOF and returns nothing
+            if quiet >= QUIET_READS_CLOSED:
+                self._closed_while_idle("the server closed the connection")
+        _, more = self._client.idle_done()
+        return changed or _any_change(more)
+
+    def _closed_while_idle(self, what: str) -> NoReturn:
+        self._broken = True
+        with contextlib.suppress(Exception):
+            self._client.shutdown()
+        raise TransientError(
+            f"Lost the IMAP connection to {self.host} for {self.email} while waiting for "
+            f"new mail: {what} — will reconnect"
+        )
 
 
 class SizesAhead:
@@ -529,6 +587,15 @@ class SizesAhead:
 
 
 # -- helpers ----------------------------------------------------------------------------
+
+
+def _keep_alive(sock: socket.socket) -> None:
+    """Have the kernel probe a silent connection (see KEEPALIVE_IDLE): a dead one then
+    fails the IDLE wait, or any read, with an error instead of hanging."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, KEEPALIVE_IDLE)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KEEPALIVE_INTERVAL)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPALIVE_COUNT)
 
 
 def _server_folders(listing: Sequence[tuple[Any, Any, Any]]) -> list[ServerFolder]:
@@ -619,8 +686,8 @@ def _flags(raw: object) -> tuple[str, ...]:
 
 def _modseq(data: dict[bytes, Any]) -> int | None:
     value = data.get(b"MODSEQ")
-    if isinstance(value, tuple) and value:
-        value = value[0]
+    if isinstance(value, tuple):
+        value = value[0] if value else None
     return int(value) if value is not None else None
 
 

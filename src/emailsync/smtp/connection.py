@@ -17,6 +17,7 @@ import ssl
 from emailsync.domain.states import Security
 from emailsync.errors import (
     AuthenticationError,
+    CertificateError,
     ConnectionSetupError,
     HostUnreachableError,
     StartTlsNotOfferedError,
@@ -114,7 +115,7 @@ def _starttls(
     try:
         client.starttls(context=context)
     except ssl.SSLCertVerificationError as e:
-        raise TlsError(cert_message(host, email, e)) from e
+        raise CertificateError(cert_message(host, email, e)) from e
     except ssl.SSLError as e:
         raise TlsError(
             f"TLS handshake with {where} failed for {email} after STARTTLS: {e.reason or e}"
@@ -160,7 +161,7 @@ def _setup_error(
             f"Cannot find SMTP host {host} for {email}: the name does not resolve — check the host"
         )
     if isinstance(e, ssl.SSLCertVerificationError):
-        return TlsError(cert_message(host, email, e))
+        return CertificateError(cert_message(host, email, e))
     if isinstance(e, ssl.SSLError):
         return TlsError(
             f"TLS handshake with {where} failed for {email}: {e.reason or e} — if this SMTP "

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from emailsync.domain.addresses import normalize_email
 from emailsync.domain.conditions import ROLE_ORDER, FutureMode, PastScope, SyncConditions
 from emailsync.domain.model import FolderRole, ServerFolder
+from emailsync.domain.states import AccountState
 from emailsync.domain.window import SyncFrom
 from emailsync.errors import UsageError
 from emailsync.store.secret_binding import password_context
@@ -43,6 +44,8 @@ class Account:
     default_sharing: str = "private"
     progress_done: int = 0
     progress_total: int = 0
+    failing_since: datetime | None = None  # state "retrying": since when passes fail
+    retry_at: datetime | None = None  # and when the next attempt starts
 
     @property
     def own_emails(self) -> frozenset[str]:
@@ -97,6 +100,8 @@ def _account(row: sa.Row) -> Account:
         default_sharing=row.default_sharing,
         progress_done=row.progress_done,
         progress_total=row.progress_total,
+        failing_since=row.failing_since,
+        retry_at=row.retry_at,
     )
 
 
@@ -123,7 +128,7 @@ def create_account(
     ).first()
     if exists:
         raise UsageError(f"{email} is connected already (account {exists.id})")
-    return conn.execute(
+    key = conn.execute(
         accounts.insert().values(
             user_id=user_id,
             email=email,
@@ -145,7 +150,9 @@ def create_account(
             state="new",
             created_at=datetime.now(UTC),
         )
-    ).inserted_primary_key[0]
+    ).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def set_password_secret(conn: sa.Connection, account_id: int, secret: str) -> None:
@@ -217,7 +224,7 @@ def mark_sync_started(conn: sa.Connection, account_id: int, moment: datetime) ->
 
 
 # States only the user leaves: a sync pass that ends must not overwrite them.
-USER_STATES = ("paused", "removed")
+USER_STATES = (AccountState.PAUSED, AccountState.REMOVED)  # = USER_HELD_STATES, in order
 
 
 def set_state(
@@ -232,6 +239,8 @@ def set_state(
     """Record the account's state. With `keep_user_state` (what the sync does) a pause or
     removal the user made while the pass ran is kept."""
     values: dict[str, object] = {"state": state, "last_error": error}
+    if state in (AccountState.ACTIVE, AccountState.NEEDS_RECONNECT):
+        values.update(failing_since=None, retry_at=None)  # no longer waiting to retry
     if synced_at is not None:
         values["last_sync_at"] = synced_at
     query = accounts.update().where(accounts.c.id == account_id)
@@ -241,6 +250,30 @@ def set_state(
             conn.execute(query.values(last_sync_at=synced_at))
     else:
         conn.execute(query.values(**values))
+
+
+def record_retry(
+    conn: sa.Connection,
+    account_id: int,
+    *,
+    error: str,
+    failing_since: datetime,
+    retry_at: datetime | None,
+    state: AccountState = AccountState.RETRYING,
+) -> None:
+    """State "retrying" (or "error" for a failure of ours, retried the same way): a pass
+    failed and the next one starts at `retry_at`. `failing_since` is kept from the first
+    failure of a run of them; a pause or removal is kept."""
+    conn.execute(
+        accounts.update()
+        .where(accounts.c.id == account_id, accounts.c.state.not_in(USER_STATES))
+        .values(
+            state=state,
+            last_error=error,
+            failing_since=sa.func.coalesce(accounts.c.failing_since, failing_since),
+            retry_at=retry_at,
+        )
+    )
 
 
 # -- folders -------------------------------------------------------------------------

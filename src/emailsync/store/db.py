@@ -18,12 +18,18 @@ from emailsync.store.revision import MIGRATIONS, head_revision
 
 
 def create_engine(url: str) -> sa.Engine:
+    """`hide_parameters`: a failed statement's error (logged, or shown in a traceback)
+    quotes the SQL but never its values, which hold subjects, addresses and bodies."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30}, json_serializer=json_text)
+        engine = sa.create_engine(
+            url, connect_args={"timeout": 30}, json_serializer=json_text, hide_parameters=True
+        )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, json_serializer=json_text)
+    return sa.create_engine(
+        url, pool_pre_ping=True, json_serializer=json_text, hide_parameters=True
+    )
 
 
 def json_text(value: object) -> str:

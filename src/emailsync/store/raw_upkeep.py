@@ -7,6 +7,12 @@ them; the old packs are not deleted here but by a later `sweep`, once nothing re
 them (a reader that looked up a message a moment before the switch can still open the
 old pack meanwhile). A kill before the commit leaves new packs nothing references: the
 sweep removes them an hour later.
+
+A batch that failed (disk full, database gone) leaves its pack behind too, and on a
+full disk that pack holds the space the retry needs: `sweep_failed` removes, before
+the next pass, what the failed pass wrote and nothing references, without waiting an
+hour. One worker syncs an account at a time; `settle` covers a batch of another
+process that wrote its pack and is about to commit it.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from emailsync.store.db import reading
 from emailsync.store.raw import RawFiles, RawSpot, compact_plan
 
 COMPACT_PACK_BYTES = 16 * 1024 * 1024  # a rewritten pack holds up to this much
+FAILED_PACK_SETTLE = 30.0  # seconds: younger unreferenced packs may be about to commit
 
 
 def tidy(engine: sa.Engine, raw_files: RawFiles, account_id: int) -> tuple[int, int]:
@@ -32,6 +39,27 @@ def tidy(engine: sa.Engine, raw_files: RawFiles, account_id: int) -> tuple[int, 
     if sparse:
         _rewrite(engine, raw_files, account_id, sparse)
     return removed, len(sparse)
+
+
+def sweep_failed(
+    engine: sa.Engine,
+    raw_files: RawFiles,
+    account_id: int,
+    *,
+    since: float,
+    settle: float | None = None,
+) -> int:
+    """Delete the account's unreferenced packs written from `since` (when the failed
+    pass started, a time.time()) until `settle` seconds ago. Returns how many went."""
+    with reading(engine) as conn:
+        referenced = message_store.raw_pack_usage(conn, account_id)
+    before = time.time() - (FAILED_PACK_SETTLE if settle is None else settle)
+    removed = 0
+    for pack, (_size, mtime) in raw_files.pack_sizes(account_id).items():
+        if pack not in referenced and since <= mtime < before:
+            raw_files.pack_path(account_id, pack).unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _rewrite(engine: sa.Engine, raw_files: RawFiles, account_id: int, packs: list[str]) -> None:

@@ -187,6 +187,9 @@ accounts = sa.Table(
     sa.Column("sync_started_at", UtcDateTime()),
     sa.Column("last_sync_at", UtcDateTime()),
     sa.Column("last_error", sa.Text),
+    # state "retrying": since when passes fail, and when the next one starts
+    sa.Column("failing_since", UtcDateTime()),
+    sa.Column("retry_at", UtcDateTime()),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.UniqueConstraint("user_id", "email"),
 )

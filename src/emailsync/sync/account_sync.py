@@ -1,14 +1,16 @@
 """One pass over an account: connect, list folders, sync each chosen folder.
 
 A pass is what `emailsync sync --once` runs and what the worker repeats. Errors are
-sorted by the error tree: a connection the user must fix stops the account and says
-why; a dropped connection ends the pass (what committed stays) and is retried; a
+sorted by the error tree: a login or certificate the user must fix stops the account
+and says why; a server that cannot be reached, a dropped connection, a database or a
+disk that cannot be written ends the pass (what committed stays) as "retrying"; a
 folder that fails (deleted meanwhile, refused by the server) is recorded on the
 folder and the other folders go on.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -17,9 +19,11 @@ import sqlalchemy as sa
 from emailsync.config import Settings
 from emailsync.domain.conditions import folder_window_start, folders_to_sync, selected_folders
 from emailsync.domain.model import FolderRole, ServerFolder
-from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
+from emailsync.domain.states import AccountState
+from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError, needs_user
 from emailsync.imap.connection import SessionSpec
 from emailsync.imap.protocol import ImapSession
+from emailsync.retry import retry_sentence, storage_error
 from emailsync.store import accounts as account_store
 from emailsync.store import blocking, directory, raw, raw_upkeep
 from emailsync.store import messages as message_store
@@ -30,6 +34,8 @@ from emailsync.store.raw import RawFiles
 from emailsync.sync.fetchers import AccountJob, FetchPool
 from emailsync.sync.folder_sync import AccountContext, FolderResult, rescan_folder, sync_folder
 from emailsync.sync.progress import BothProgress, Progress, SilentProgress, StoredProgress
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -73,8 +79,11 @@ def sync_account(
     rescan_for: frozenset[str] | None = None,
     rescan: bool = False,
 ) -> PassResult:
-    """Run one full pass. Raises ConnectionSetupError / TransientError after recording
-    them on the account, so the caller can show the sentence and decide to retry."""
+    """Run one full pass. A failure is recorded on the account before it is raised:
+    "needs_reconnect" for what only the user can fix (errors.needs_user), "retrying"
+    for the rest of the connection errors and for database and disk failures, which
+    are raised as `StorageError` (a sentence, never the statement). The caller shows the
+    sentence and decides when to retry."""
     progress = BothProgress(progress or SilentProgress(), StoredProgress(engine, account.id))
     own_session = session is None
     fetchers = None
@@ -95,11 +104,16 @@ def sync_account(
             rescan or rescan_for is not None,
             rescan_for,
         )
-    except ConnectionSetupError as exc:
-        _record(engine, account.id, "needs_reconnect", str(exc))
-        raise
-    except TransientError as exc:
-        _record(engine, account.id, "error", str(exc))
+    except Exception as exc:
+        if needs_user(exc):
+            _record(engine, account.id, AccountState.NEEDS_RECONNECT, str(exc))
+            raise
+        storage = storage_error(exc, account.email)
+        if storage is None and not isinstance(exc, ConnectionSetupError | TransientError):
+            raise  # a bug: the caller logs it
+        _record_retry(engine, account, storage or exc)
+        if storage is not None and storage is not exc:
+            raise storage from exc
         raise
     finally:
         if fetchers is not None:
@@ -111,6 +125,23 @@ def sync_account(
 def _record(engine: sa.Engine, account_id: int, state: str, error: str) -> None:
     with engine.begin() as conn:
         account_store.set_state(conn, account_id, state, error=error, keep_user_state=True)
+
+
+def _record_retry(engine: sa.Engine, account: Account, exc: Exception) -> None:
+    """State "retrying", with the failure in words. Whoever retries (runtime.worker)
+    adds when; a database that is down cannot take this either, and then the state
+    waits for the next pass that reaches it."""
+    now = datetime.now(UTC)
+    sentence = retry_sentence(exc, host=account.imap.host, since=now, wait=None)
+    try:
+        with engine.begin() as conn:
+            account_store.record_retry(
+                conn, account.id, error=sentence, failing_since=now, retry_at=None
+            )
+    except Exception as again:
+        if storage_error(again) is None:
+            raise
+        log.warning("could not record the state of account %s: %s", account.id, sentence)
 
 
 def _pass(
@@ -130,7 +161,9 @@ def _pass(
         started_at = account.sync_started_at or account_store.mark_sync_started(
             conn, account.id, datetime.now(UTC)
         )  # fixed by the first pass, never changed after
-        account_store.set_state(conn, account.id, "syncing", error=None, keep_user_state=True)
+        account_store.set_state(
+            conn, account.id, AccountState.SYNCING, error=None, keep_user_state=True
+        )
         stored = account_store.record_server_folders(conn, account.id, server)
         contacts = directory.contact_emails(conn)
         blocked = blocking.patterns(conn, account.user_id)
@@ -173,7 +206,7 @@ def _pass(
         account_store.set_state(
             conn,
             account.id,
-            "active",
+            AccountState.ACTIVE,
             error=error,
             synced_at=datetime.now(UTC),
             keep_user_state=True,
@@ -238,5 +271,7 @@ def _rescan(
     for name in names:
         result.folders[name] = rescan_folder(session, engine, ctx, stored[name], progress=progress)
     with engine.begin() as conn:
-        account_store.set_state(conn, account.id, "active", error=None, keep_user_state=True)
+        account_store.set_state(
+            conn, account.id, AccountState.ACTIVE, error=None, keep_user_state=True
+        )
     return result

@@ -658,7 +658,7 @@ def _new_message(
     fetched: FetchedMessage,
     digested: Digested | None = None,
 ) -> message_store.NewMessage:
-    """`digested`: what fetch_pool.batch_of made of the bytes, having written them to
+    """`digested`: what fetchers.batch_of made of the bytes, having written them to
     ctx.raw_files already (a fetcher process then leaves `fetched.raw` out); without
     it, parsed here and the bytes left to write_batch."""
     if digested is None:
