@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from emailsync.domain.addresses import normalize_domain
 from emailsync.errors import UsageError
+from emailsync.store.directory import find_person_by_email, organisation_by_name
 from emailsync.store.tables import deals, organisation_domains, organisations, persons
 
 DEAL_STATUSES = ("open", "won", "lost")
@@ -45,20 +46,6 @@ def _visibility(value: str) -> str:
     if value not in VISIBILITIES:
         raise UsageError(f"Visibility is one of {', '.join(VISIBILITIES)}, not {value!r}")
     return value
-
-
-def organisation_by_name(conn: sa.Connection, name: str, *, create: bool) -> int | None:
-    name = name.strip()
-    if not name:
-        return None
-    found = conn.execute(
-        sa.select(organisations.c.id).where(sa.func.lower(organisations.c.name) == name.lower())
-    ).scalar()
-    if found is not None or not create:
-        return found
-    return conn.execute(
-        organisations.insert().values(name=name, visibility="company", created_at=datetime.now(UTC))
-    ).inserted_primary_key[0]
 
 
 def add_organisation(
@@ -295,8 +282,6 @@ def import_organisations_csv(engine: sa.Engine, path: Path) -> int:
 
 def import_deals_csv(engine: sa.Engine, path: Path) -> int:
     """Rows of `title,value,status,person_email,organisation`."""
-    from emailsync.store.directory import find_person_by_email
-
     count = 0
     for number, row in enumerate(
         _rows(path, header=("title", "value", "status", "person_email", "organisation")),

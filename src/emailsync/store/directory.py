@@ -67,6 +67,24 @@ def list_users(engine: sa.Engine) -> list[User]:
     return [User(r.id, r.email, r.name) for r in rows]
 
 
+def organisation_by_name(conn: sa.Connection, name: str, *, create: bool) -> int | None:
+    """The id of the organisation of that name (case-insensitive), made company-wide
+    when `create` and there is none; None for an empty name. It lives here, beside the
+    persons who are put at organisations by name, so that crm.py imports this module and
+    not the other way round."""
+    name = name.strip()
+    if not name:
+        return None
+    found = conn.execute(
+        sa.select(organisations.c.id).where(sa.func.lower(organisations.c.name) == name.lower())
+    ).scalar()
+    if found is not None or not create:
+        return found
+    return conn.execute(
+        organisations.insert().values(name=name, visibility="company", created_at=datetime.now(UTC))
+    ).inserted_primary_key[0]
+
+
 def add_person(
     engine: sa.Engine,
     emails: Iterable[str],
@@ -79,8 +97,6 @@ def add_person(
     """Add a person, or add addresses to the person who already owns one of them.
 
     `org` names an organisation, created when it does not exist yet."""
-    from emailsync.store.crm import organisation_by_name
-
     addresses = list(dict.fromkeys(_valid_email(e) for e in emails))
     if not addresses:
         raise UsageError("A contact needs at least one email address")
@@ -186,8 +202,6 @@ def update_person(
     org: str | None = None,
     visibility: str | None = None,
 ) -> Person:
-    from emailsync.store.crm import organisation_by_name
-
     with engine.begin() as conn:
         values: dict[str, object] = {}
         if name is not None:

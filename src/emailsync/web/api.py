@@ -15,7 +15,7 @@ from emailsync.store.accounts import Account
 from emailsync.store.directory import User
 from emailsync.web import accounts as svc
 from emailsync.web import mail_view as mv
-from emailsync.web.inbox import attachment_download
+from emailsync.web.attachments import attachment_download
 from emailsync.web.security import api_user
 
 Problem = {"model": dict, "description": '{"detail": "a sentence saying what is wrong"}'}

@@ -13,14 +13,12 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -28,30 +26,18 @@ from emailsync import auth
 from emailsync.config import Settings
 from emailsync.errors import EmailsyncError
 from emailsync.web.accounts import NotFound
-from emailsync.web.security import LoginRequired, csrf_token, session_secret
+from emailsync.web.security import LoginRequired, session_secret
+from emailsync.web.templating import render
 
 log = logging.getLogger("emailsync.web")
 
 HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 PAGE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "frame-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
     "object-src 'none'"
 )
-
-
-def render(
-    request: Request, name: str, context: dict[str, Any] | None = None, status: int = 200
-) -> HTMLResponse:
-    ctx = {
-        "user": getattr(request.state, "user", None),
-        "csrf": csrf_token(request),
-        "flash": request.session.pop("flash", None),
-    }
-    ctx.update(context or {})
-    return templates.TemplateResponse(request, name, ctx, status_code=status)
 
 
 def _is_api(request: Request) -> bool:

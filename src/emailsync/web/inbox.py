@@ -4,7 +4,6 @@ a thread with its messages in sandboxed iframes, attachments, and the sharing sw
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -12,8 +11,9 @@ from fastapi.responses import RedirectResponse, Response
 from emailsync.errors import EmailsyncError
 from emailsync.store.directory import User
 from emailsync.web import bodies
+from emailsync.web.attachments import attachment_download
 from emailsync.web import mail_view as mv
-from emailsync.web.app import render
+from emailsync.web.templating import render
 from emailsync.web.security import page_user
 
 router = APIRouter(include_in_schema=False)
@@ -96,38 +96,6 @@ def message_body(
         headers={
             "Content-Security-Policy": bodies.body_csp(show_images=bool(images)),
             "X-Frame-Options": "SAMEORIGIN",
-        },
-    )
-
-
-def attachment_download(
-    request: Request, user_id: int, thread_id: int, message_id: int, index: int
-) -> Response:
-    """An attachment the user may see, read from the raw message: the page's and the
-    API's download."""
-    data = mv.attachment(
-        request.app.state.engine,
-        user_id,
-        thread_id,
-        message_id,
-        index,
-        raw_files=request.app.state.settings.raw_files,
-    )
-    return attachment_response(data)
-
-
-def attachment_response(data: bodies.AttachmentData) -> Response:
-    inline = data.content_type in bodies.INLINE_SAFE_TYPES
-    quoted = data.filename.replace("\\", "_").replace('"', "_").replace("\r", "").replace("\n", "")
-    ascii_name = quoted.encode("ascii", "replace").decode()
-    kind = "inline" if inline else "attachment"
-    disposition = f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(data.filename)}"
-    return Response(
-        data.data,
-        media_type=data.content_type if inline else "application/octet-stream",
-        headers={
-            "Content-Disposition": disposition,
-            "Content-Security-Policy": "default-src 'none'; sandbox",
         },
     )
 

@@ -22,7 +22,7 @@ from emailsync.providers import BY_KEY, PRESETS
 from emailsync.store.accounts import Account
 from emailsync.store.directory import User
 from emailsync.web import accounts as svc
-from emailsync.web.app import render
+from emailsync.web.templating import render
 from emailsync.web.security import check_csrf, page_user, session_user
 
 router = APIRouter(include_in_schema=False)
