@@ -11,10 +11,10 @@ from fastapi.responses import RedirectResponse, Response
 from emailsync.errors import EmailsyncError
 from emailsync.store.directory import User
 from emailsync.web import bodies
-from emailsync.web.attachments import attachment_download
 from emailsync.web import mail_view as mv
-from emailsync.web.templating import render
+from emailsync.web.attachments import attachment_download
 from emailsync.web.security import page_user
+from emailsync.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 CurrentUser = Annotated[User, Depends(page_user)]

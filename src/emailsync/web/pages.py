@@ -22,8 +22,8 @@ from emailsync.providers import BY_KEY, PRESETS
 from emailsync.store.accounts import Account
 from emailsync.store.directory import User
 from emailsync.web import accounts as svc
-from emailsync.web.templating import render
 from emailsync.web.security import check_csrf, page_user, session_user
+from emailsync.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 CurrentUser = Annotated[User, Depends(page_user)]
