@@ -37,7 +37,7 @@ from emailsync.store import threads as thread_store
 from emailsync.store.db import reading
 from emailsync.store.directory import User
 from emailsync.store.tables import messages
-from emailsync.web.accounts import NotFound
+from emailsync.services.accounts import NotFound
 from emailsync.web.security import api_user
 
 Problem = {"model": dict, "description": '{"detail": "a sentence saying what is wrong"}'}

@@ -25,7 +25,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from emailsync import auth
 from emailsync.config import Settings
 from emailsync.errors import EmailsyncError
-from emailsync.web.accounts import NotFound
+from emailsync.services.accounts import NotFound
 from emailsync.web.security import LoginRequired, session_secret
 from emailsync.web.templating import render
 

@@ -18,7 +18,7 @@ from emailsync.store import messages as message_store
 from emailsync.store.db import reading
 from emailsync.store.raw import RawFiles
 from emailsync.web import bodies
-from emailsync.web.accounts import NotFound
+from emailsync.services.accounts import NotFound
 
 PAGE_SIZE = 50
 

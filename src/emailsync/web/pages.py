@@ -21,7 +21,7 @@ from emailsync.errors import EmailsyncError
 from emailsync.providers import BY_KEY, PRESETS
 from emailsync.store.accounts import Account
 from emailsync.store.directory import User
-from emailsync.web import accounts as svc
+from emailsync.services import accounts as svc
 from emailsync.web.security import check_csrf, page_user, session_user
 from emailsync.web.templating import render
 
