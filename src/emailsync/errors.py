@@ -3,6 +3,8 @@ and the fix; the CLI prints it on one line and exits 1.
 
     EmailsyncError                 base; str(e) is the user-facing sentence
     ├── UsageError                 bad input the user can correct (unknown account, bad value)
+    ├── NotFound                   no such record for this user (also said for records the
+    │                              user may not see, so ids do not leak); the API's 404
     ├── ConnectionSetupError       the mailbox cannot be reached as configured: stop, ask the user
     │   ├── AuthenticationError    wrong login or password / app password needed
     │   ├── TlsError               certificate not trusted, hostname mismatch, TLS handshake failed
@@ -21,6 +23,10 @@ class EmailsyncError(Exception):
 
 class UsageError(EmailsyncError):
     """The request cannot be carried out as given."""
+
+
+class NotFound(EmailsyncError):
+    """No such account, thread or record for this user (also said for other users' records)."""
 
 
 class ConnectionSetupError(EmailsyncError):

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from emailsync.config import Settings
 from emailsync.domain.conditions import FutureMode, PastScope, SyncConditions
 from emailsync.domain.window import SyncFrom
-from emailsync.errors import EmailsyncError, UsageError
+from emailsync.errors import NotFound, UsageError
 from emailsync.store import accounts as account_store
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Account, Endpoint, Folder
@@ -35,10 +35,6 @@ SYNC_FROM_CHOICES = (
 )
 # States in which a pass is expected soon or running: the progress view keeps polling.
 BUSY_STATES = frozenset({"new", "syncing"})
-
-
-class NotFound(EmailsyncError):
-    """No such account or thread for this user (also said for other users' records)."""
 
 
 def own_account(engine: sa.Engine, user_id: int, account_id: int) -> Account:

@@ -11,9 +11,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from emailsync.domain.conditions import SyncConditions
+from emailsync.services import accounts as svc
 from emailsync.store.accounts import Account
 from emailsync.store.directory import User
-from emailsync.services import accounts as svc
 from emailsync.web import mail_view as mv
 from emailsync.web.attachments import attachment_download
 from emailsync.web.security import api_user

@@ -31,13 +31,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emailsync.domain.addresses import normalize_email
 from emailsync.domain.privacy import RecordRef, can_see_record
-from emailsync.errors import UsageError
+from emailsync.errors import NotFound, UsageError
 from emailsync.store import conversations, crm, directory
 from emailsync.store import threads as thread_store
 from emailsync.store.db import reading
 from emailsync.store.directory import User
 from emailsync.store.tables import messages
-from emailsync.services.accounts import NotFound
 from emailsync.web.security import api_user
 
 Problem = {"model": dict, "description": '{"detail": "a sentence saying what is wrong"}'}

@@ -24,8 +24,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from emailsync import auth
 from emailsync.config import Settings
-from emailsync.errors import EmailsyncError
-from emailsync.services.accounts import NotFound
+from emailsync.errors import EmailsyncError, NotFound
 from emailsync.web.security import LoginRequired, session_secret
 from emailsync.web.templating import render
 

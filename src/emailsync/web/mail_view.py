@@ -13,12 +13,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from emailsync.errors import UsageError
+from emailsync.errors import NotFound, UsageError
 from emailsync.store import messages as message_store
 from emailsync.store.db import reading
 from emailsync.store.raw import RawFiles
 from emailsync.web import bodies
-from emailsync.services.accounts import NotFound
 
 PAGE_SIZE = 50
 

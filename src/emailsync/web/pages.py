@@ -19,9 +19,9 @@ from emailsync import auth
 from emailsync.domain.conditions import DEFAULT_ROLES, SyncConditions
 from emailsync.errors import EmailsyncError
 from emailsync.providers import BY_KEY, PRESETS
+from emailsync.services import accounts as svc
 from emailsync.store.accounts import Account
 from emailsync.store.directory import User
-from emailsync.services import accounts as svc
 from emailsync.web.security import check_csrf, page_user, session_user
 from emailsync.web.templating import render
 
