@@ -5,6 +5,8 @@ and the fix; the CLI prints it on one line and exits 1.
     ├── UsageError                 bad input the user can correct (unknown account, bad value)
     ├── NotFound                   no such record for this user (also said for records the
     │                              user may not see, so ids do not leak); the API's 404
+    ├── Conflict                   the change clashes with a record that exists (an address
+    │                              or a name taken); the API's 409
     ├── ConnectionSetupError       the mailbox cannot be reached as configured: stop, ask the user
     │   ├── AuthenticationError    wrong login or password / app password needed
     │   ├── TlsError               certificate not trusted, hostname mismatch, TLS handshake failed
@@ -27,6 +29,10 @@ class UsageError(EmailsyncError):
 
 class NotFound(EmailsyncError):
     """No such account, thread or record for this user (also said for other users' records)."""
+
+
+class Conflict(EmailsyncError):
+    """The change clashes with a record that exists already (an address or a name taken)."""
 
 
 class ConnectionSetupError(EmailsyncError):

@@ -8,8 +8,9 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import Response
 
+from emailsync.mime.extract import AttachmentData
+from emailsync.services import inbox
 from emailsync.web import bodies
-from emailsync.web import mail_view as mv
 
 
 def attachment_download(
@@ -17,7 +18,7 @@ def attachment_download(
 ) -> Response:
     """An attachment the user may see, read from the raw message: the page's and the
     API's download."""
-    data = mv.attachment(
+    data = inbox.attachment(
         request.app.state.engine,
         user_id,
         thread_id,
@@ -28,7 +29,7 @@ def attachment_download(
     return attachment_response(data)
 
 
-def attachment_response(data: bodies.AttachmentData) -> Response:
+def attachment_response(data: AttachmentData) -> Response:
     inline = data.content_type in bodies.INLINE_SAFE_TYPES
     quoted = data.filename.replace("\\", "_").replace('"', "_").replace("\r", "").replace("\n", "")
     ascii_name = quoted.encode("ascii", "replace").decode()
