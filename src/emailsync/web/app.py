@@ -152,7 +152,10 @@ def create_app(
             request, 500, "Something went wrong on our side. Try again in a moment."
         )
 
-    from emailsync.web import api, api_crm, inbox, pages
+    from emailsync.web.api import crm as api_crm
+    from emailsync.web.api import threads as api
+    from emailsync.web.pages import email_sync as pages
+    from emailsync.web.pages import inbox
 
     app.include_router(pages.router)
     app.include_router(inbox.router)
