@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from emailsync import auth  # noqa: E402
 from emailsync.config import Settings  # noqa: E402
-from emailsync.store import directory  # noqa: E402
+from emailsync.services import users  # noqa: E402
+from emailsync.store.directory import User  # noqa: E402
 from emailsync.web.app import create_app  # noqa: E402
 from support.dovecot import DovecotServer  # noqa: E402
 
@@ -34,12 +35,12 @@ class Site:
         app = create_app(self.settings, self.engine, wake=self.woken.append)
         return TestClient(app, follow_redirects=False)
 
-    def user(self, email: str) -> directory.User:
-        user = directory.add_user(self.engine, email)
+    def user(self, email: str) -> User:
+        user = users.add_user(self.engine, email)
         auth.set_password(self.engine, user.id, PASSWORD)
         return user
 
-    def signed_in(self, email: str) -> tuple[TestClient, directory.User]:
+    def signed_in(self, email: str) -> tuple[TestClient, User]:
         user = self.user(email)
         client = self.client()
         sign_in(client, email)

@@ -3,8 +3,13 @@
     create_app(settings, engine, wake=...)   wake(account_id) tells the sync supervisor
                                              that an account changed ("Sync now", pause)
 
-Pages and API call the same functions (web/accounts.py, store.conversations, sync.setup);
-nothing here talks IMAP except through sync.setup.
+Pages and API are thin front ends over the same use cases (services/: accounts, inbox,
+crm), which hold the rules and the transactions; nothing here talks IMAP or SQL.
+
+    templating.py   render(): the templates        security.py   sessions, CSRF, callers
+    pages/          auth, email_sync, inbox        api/          schemas, accounts, threads, crm
+    attachments.py  the download both use          bodies.py     sanitising HTML mail
+    mail_view.py    how the inbox shows a thread
 """
 
 from __future__ import annotations
@@ -24,7 +29,12 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from emailsync import auth
 from emailsync.config import Settings
-from emailsync.errors import EmailsyncError, NotFound
+from emailsync.errors import Conflict, EmailsyncError, NotFound
+from emailsync.web.api import accounts as api_accounts
+from emailsync.web.api import crm as api_crm
+from emailsync.web.api import threads as api_threads
+from emailsync.web.pages import auth as auth_pages
+from emailsync.web.pages import email_sync, inbox
 from emailsync.web.security import LoginRequired, session_secret
 from emailsync.web.templating import render
 
@@ -125,6 +135,10 @@ def create_app(
     async def not_found(request: Request, exc: NotFound) -> Response:
         return _error_response(request, 404, str(exc))
 
+    @app.exception_handler(Conflict)
+    async def conflict(request: Request, exc: Conflict) -> Response:
+        return _error_response(request, 409, str(exc))
+
     @app.exception_handler(EmailsyncError)
     async def usage_error(request: Request, exc: EmailsyncError) -> Response:
         return _error_response(request, 400, str(exc))
@@ -152,14 +166,12 @@ def create_app(
             request, 500, "Something went wrong on our side. Try again in a moment."
         )
 
-    from emailsync.web.api import crm as api_crm
-    from emailsync.web.api import threads as api
-    from emailsync.web.pages import email_sync as pages
-    from emailsync.web.pages import inbox
-
-    app.include_router(pages.router)
+    app.include_router(auth_pages.router)
+    app.include_router(email_sync.router)
     app.include_router(inbox.router)
-    app.include_router(api.router)
+    app.include_router(api_accounts.router)
+    app.include_router(api_threads.router)
     app.include_router(api_crm.router)
+    app.include_router(api_threads.links_router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     return app
