@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from emailsync.domain.conditions import DEFAULT_ROLES, SyncConditions
+from emailsync.domain.states import AccountState, Security
 from emailsync.errors import EmailsyncError
 from emailsync.providers import BY_KEY, PRESETS
 from emailsync.services import accounts as svc
@@ -81,10 +82,10 @@ async def new_account(request: Request, user: CurrentUser) -> Response:
             password=str(form.get("password", "")),
             imap_host=str(form.get("imap_host", "")),
             imap_port=form.get("imap_port", ""),
-            imap_security=str(form.get("imap_security", "ssl")),
+            imap_security=str(form.get("imap_security", Security.SSL)),
             smtp_host=str(form.get("smtp_host", "")),
             smtp_port=form.get("smtp_port", ""),
-            smtp_security=str(form.get("smtp_security", "starttls")),
+            smtp_security=str(form.get("smtp_security", Security.STARTTLS)),
             username=str(form.get("username", "")),
         )
     except EmailsyncError as exc:
@@ -108,7 +109,7 @@ def _conditions_context(
         "folders": folders,
         "chosen": chosen,
         "choices": svc.SYNC_FROM_CHOICES,
-        "first_time": account.state == "setup",
+        "first_time": account.state == AccountState.SETUP,
         "error": error,
     }
 
