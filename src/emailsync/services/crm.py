@@ -122,6 +122,8 @@ def _visible(
         record: Record | None = read(conn, record_id)
     except UsageError:
         record = None
+    if record is None and viewer is None:
+        raise NotFound(f"No {kind} {record_id}")  # the operator sees every record
     if record is None or not sees(viewer, record):
         raise NotFound(f"There is no {kind} {record_id} you can see")
     return record
