@@ -126,7 +126,7 @@ def parse_conditions(values: Mapping[str, object], folder_names: Iterable[str]) 
     raw_folders = values.get("folders") or []
     if isinstance(raw_folders, str):
         raw_folders = [raw_folders]
-    chosen = [str(f) for f in raw_folders]  # type: ignore[union-attr]
+    chosen = [str(f) for f in raw_folders] if isinstance(raw_folders, Iterable) else []
     known = set(folder_names)
     unknown = [f for f in chosen if f not in known]
     if unknown:
@@ -267,7 +267,7 @@ def status(account: Account) -> Status:
     """The account's state in words, as the settings page and the API say it."""
     state, done, total = account.state, account.progress_done, account.progress_total
     error = account.last_error or ""
-    label, detail = {
+    words: dict[str, tuple[str, str]] = {
         AccountState.SETUP: ("Waiting for you", "Choose what to sync and press Sync to start."),
         AccountState.NEW: ("Connecting", "The sync starts in a moment."),
         AccountState.SYNCING: ("Syncing", "Bringing in your mail."),
@@ -287,7 +287,8 @@ def status(account: Account) -> Status:
             "check the server settings or press Sync now.",
         ),
         AccountState.REMOVED: ("Removed", "This account no longer syncs; its synced mail is kept."),
-    }.get(state, (state.replace("_", " ").capitalize(), ""))
+    }
+    label, detail = words.get(state, (state.replace("_", " ").capitalize(), ""))
     if state == AccountState.SYNCING and total:
         label = "Syncing past mail"
         detail = f"{done} of {total} messages looked at."

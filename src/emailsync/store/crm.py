@@ -207,7 +207,7 @@ def add_deal(
             created_at=datetime.now(UTC),
             closed_at=None if status == "open" else datetime.now(UTC),
         )
-    ).inserted_primary_key[0]
+    ).inserted_primary_key[0]  # type: ignore[index]
     return get_deal(conn, deal_id)
 
 

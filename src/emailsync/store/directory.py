@@ -50,7 +50,7 @@ def add_user(conn: sa.Connection, email: str, name: str = "") -> User:
         raise UsageError(f"A user with the address {email} exists already")
     user_id = conn.execute(
         users.insert().values(email=email, name=name, created_at=datetime.now(UTC))
-    ).inserted_primary_key[0]
+    ).inserted_primary_key[0]  # type: ignore[index]
     return User(user_id, email, name)
 
 
@@ -80,11 +80,12 @@ def organisation_by_name(conn: sa.Connection, name: str, *, create: bool) -> int
     ).scalar()
     if found is not None or not create:
         return found
-    return conn.execute(
+    made = conn.execute(
         organisations.insert().values(
             name=name, visibility=Visibility.COMPANY, created_at=datetime.now(UTC)
         )
-    ).inserted_primary_key[0]
+    ).inserted_primary_key[0]  # type: ignore[index]
+    return int(made)
 
 
 def _visibility(value: str) -> str:
@@ -136,7 +137,7 @@ def add_person(
                 visibility=visibility,
                 created_at=datetime.now(UTC),
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key[0]  # type: ignore[index]
     known = {
         r.email
         for r in conn.execute(
