@@ -102,7 +102,7 @@ def parse_message(raw: bytes, *, html: bool = True) -> ParsedMessage:
 def parse_safely(raw: bytes) -> ParsedMessage:
     """What the sync stores: `parse_message` without the HTML body beside a text body
     (the store keeps text for search and snippets; the reader parses the raw message
-    again for the HTML, web/mail_view.py), and should the parser itself ever fail, a
+    again for the HTML, services/inbox.py), and should the parser itself ever fail, a
     message that keeps the failure as its defect: the sync stores it (with its raw
     bytes) and goes on. Leaving the HTML out is a tenth of the parse and half of what
     a fetcher process sends back on a big sync."""
