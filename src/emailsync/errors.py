@@ -3,6 +3,10 @@ and the fix; the CLI prints it on one line and exits 1.
 
     EmailsyncError                 base; str(e) is the user-facing sentence
     ├── UsageError                 bad input the user can correct (unknown account, bad value)
+    ├── NotFound                   no such record for this user (also said for records the
+    │                              user may not see, so ids do not leak); the API's 404
+    ├── Conflict                   the change clashes with a record that exists (an address
+    │                              or a name taken); the API's 409
     ├── ConnectionSetupError       the mailbox cannot be reached as configured
     │   ├── AuthenticationError    the login was refused: wrong password, app password
     │   │                          needed, account disabled                  [needs the user]
@@ -36,6 +40,14 @@ class EmailsyncError(Exception):
 
 class UsageError(EmailsyncError):
     """The request cannot be carried out as given."""
+
+
+class NotFound(EmailsyncError):
+    """No such account, thread or record for this user (also said for other users' records)."""
+
+
+class Conflict(EmailsyncError):
+    """The change clashes with a record that exists already (an address or a name taken)."""
 
 
 class ConnectionSetupError(EmailsyncError):

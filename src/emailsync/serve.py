@@ -34,8 +34,8 @@ from emailsync.config import Settings
 from emailsync.domain.states import USER_HELD_STATES, WAITING_FOR_USER_STATES
 from emailsync.retry import Backoff, storage_error
 from emailsync.runtime.worker import run_account
+from emailsync.services import users as user_service
 from emailsync.store import accounts as account_store
-from emailsync.store import directory
 from emailsync.store.db import reading
 from emailsync.web.app import create_app
 
@@ -201,7 +201,7 @@ def run_product(
 
 def _greet(settings: Settings, engine: sa.Engine, host: str, port: int) -> None:
     """Tell the person who started the product where it is and how to sign in."""
-    users = directory.list_users(engine)
+    users = user_service.list_users(engine)
     lines = [f"emailsync is running at http://{host}:{port}/ (data in {settings.home})"]
     if not users:
         lines.append(

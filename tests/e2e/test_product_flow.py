@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from emailsync import auth
+from emailsync.services import crm, users
 from emailsync.store import accounts as account_store
-from emailsync.store import directory
 from support.dovecot import DovecotServer
 from support.mail import make_message
 
@@ -21,7 +21,7 @@ PASSWORD = "correct horse battery"
 
 
 def _user(product, email: str) -> None:
-    user = directory.add_user(product.engine, email)
+    user = users.add_user(product.engine, email)
     auth.set_password(product.engine, user.id, PASSWORD)
 
 
@@ -37,7 +37,9 @@ def test_connect_choose_conditions_sync_and_read(
     product, dovecot: DovecotServer, browser, shots: Path
 ) -> None:
     mailbox = dovecot.add_user(f"e{uuid.uuid4().hex[:10]}")
-    directory.add_person(product.engine, ["bob@acme.example"], name="Bob Jones")
+    crm.add_person(
+        product.engine, crm.OPERATOR, ["bob@acme.example"], "Bob Jones", owner_user_id=None
+    )
     for n in range(12):
         html = None
         if n == 3:  # HTML with a tracking pixel: shown from the raw message, sanitised

@@ -4,10 +4,18 @@ blocking and backfill, all read back through the CLI's JSON."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from emailsync.config import Settings
+from emailsync.domain.states import Visibility
+from emailsync.errors import Conflict, UsageError
+from emailsync.services import crm, users
+from emailsync.store.db import open_database
 from support.dovecot import DovecotServer
 from support.harness import Harness
 from support.mail import make_message
@@ -387,3 +395,83 @@ def test_adding_domains_keeps_an_organisations_owner_and_visibility(harness: Har
     org = harness.ok("orgs", "list", "--json").json()[0]
     assert (org["visibility"], org["domains"]) == ("owner", ["acme.example"])
     assert org["owner_user_id"] is not None
+
+
+# -- the rules of services/crm.py, held by the API and the command line alike ---------------
+
+
+@pytest.fixture
+def crm_engine(harness: Harness) -> Iterator[sa.Engine]:
+    """The harness's store (SQLite, then PostgreSQL), for calling services directly."""
+    engine = open_database(Settings.from_environment())
+    yield engine
+    engine.dispose()
+
+
+def test_an_address_of_a_contact_the_caller_cannot_see_is_refused_and_never_merged(
+    crm_engine: sa.Engine,
+) -> None:
+    ann = users.add_user(crm_engine, "ann@crm.example")
+    ben = users.add_user(crm_engine, "ben@crm.example")
+    hidden, _ = crm.add_person(
+        crm_engine,
+        ann.id,
+        ["x@secret.example"],
+        "Secret Source",
+        owner_user_id=ann.id,
+        visibility=Visibility.OWNER,
+    )
+    for merge in (False, True):
+        with pytest.raises(Conflict) as refused:
+            crm.add_person(
+                crm_engine,
+                ben.id,
+                ["new@other.example", "x@secret.example"],
+                "Ben's guess",
+                owner_user_id=ben.id,
+                merge=merge,
+            )
+        assert (
+            str(refused.value) == "The address x@secret.example belongs to a contact you cannot see"
+        )
+    kept = crm.get_person(crm_engine, crm.OPERATOR, hidden.person.id).person
+    assert (kept.name, kept.emails) == ("Secret Source", ("x@secret.example",))
+    assert crm.find_person_by_email(crm_engine, crm.OPERATOR, "new@other.example") is None
+
+
+def test_the_operator_and_a_caller_who_sees_the_contact_may_merge_into_it(
+    crm_engine: sa.Engine,
+) -> None:
+    ann = users.add_user(crm_engine, "ann@crm.example")
+    made, _ = crm.add_person(
+        crm_engine, ann.id, ["x@secret.example"], "Source", owner_user_id=ann.id,
+        visibility=Visibility.OWNER,
+    )  # fmt: skip
+    with pytest.raises(Conflict, match=f"belongs to contact {made.person.id} already"):
+        crm.add_person(crm_engine, ann.id, ["x@secret.example"], owner_user_id=ann.id)
+    merged, _ = crm.add_person(
+        crm_engine,
+        crm.OPERATOR,
+        ["x@secret.example", "x2@secret.example"],
+        owner_user_id=None,
+        merge=True,
+    )
+    assert merged.person.id == made.person.id
+    assert merged.person.emails == ("x2@secret.example", "x@secret.example")
+    assert (merged.person.owner_user_id, merged.person.visibility) == (ann.id, "owner")
+
+
+def test_a_deals_import_with_a_bad_row_keeps_none_of_it(
+    crm_engine: sa.Engine, tmp_path: Path
+) -> None:
+    crm.add_person(crm_engine, crm.OPERATOR, ["ann@a.example"], "Ann", owner_user_id=None)
+    deals_csv = tmp_path / "deals.csv"
+    deals_csv.write_text(
+        "title,value,status,person_email,organisation\n"
+        "Big,100.5,open,ann@a.example,Alpha\n"
+        "Lost,1,open,nobody@a.example,Beta\n"
+    )
+    with pytest.raises(UsageError, match=r"row 2: no contact has the address nobody@a\.example"):
+        crm.import_deals_csv(crm_engine, deals_csv)
+    assert crm.list_deals(crm_engine, crm.OPERATOR) == []
+    assert crm.list_organisations(crm_engine, crm.OPERATOR) == []

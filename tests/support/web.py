@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 
 from emailsync import auth
 from emailsync.config import Settings
-from emailsync.store import directory
+from emailsync.services import users
+from emailsync.store.directory import User
 from emailsync.web.app import create_app
 from support.dovecot import DovecotServer
 
@@ -27,12 +28,12 @@ class Site:
         app = create_app(self.settings, self.engine, wake=self.woken.append)
         return TestClient(app, follow_redirects=False)
 
-    def user(self, email: str) -> directory.User:
-        user = directory.add_user(self.engine, email)
+    def user(self, email: str) -> User:
+        user = users.add_user(self.engine, email)
         auth.set_password(self.engine, user.id, PASSWORD)
         return user
 
-    def signed_in(self, email: str) -> tuple[TestClient, directory.User]:
+    def signed_in(self, email: str) -> tuple[TestClient, User]:
         user = self.user(email)
         client = self.client()
         sign_in(client, email)

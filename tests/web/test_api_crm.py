@@ -1,5 +1,6 @@
-"""The CRM API (web/api_crm.py): persons, organisations, deals, thread links, split and
-why, with authentication, bad input as sentences, and the privacy rule.
+"""The CRM API (web/api/crm.py, web/api/threads.py): persons, organisations, deals,
+thread links, split and why, with authentication, bad input as sentences, and the
+privacy rule.
 
 Mail is written straight through the store (store.messages.write_batch), as the
 threading tests do: no IMAP server is needed here."""

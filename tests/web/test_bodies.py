@@ -1,9 +1,8 @@
-"""HTML mail is hostile: what survives sanitising, and how attachments are found."""
+"""HTML mail is hostile: what survives sanitising (attachments: tests/unit/test_mime_extract.py)."""
 
 from __future__ import annotations
 
 from emailsync.web import bodies
-from support.mail import make_message
 
 
 def clean(html: str, *, show_images: bool = False) -> tuple[str, bool]:
@@ -38,12 +37,3 @@ def test_the_body_csp_forbids_scripts_and_remote_images_by_default() -> None:
     csp = bodies.body_csp(show_images=False)
     assert "default-src 'none'" in csp and "https:" not in csp
     assert "https:" in bodies.body_csp(show_images=True)
-
-
-def test_attachments_are_found_in_the_raw_message_by_name() -> None:
-    raw = make_message(attachment=("report.pdf", b"%PDF-1.4 data"))
-    found = bodies.find_attachment(
-        raw, [{"filename": "report.pdf", "content_type": "application/pdf"}], 0
-    )
-    assert found is not None and found.data == b"%PDF-1.4 data"
-    assert bodies.find_attachment(raw, [{"filename": "report.pdf"}], 3) is None

@@ -239,7 +239,7 @@ def test_supervisor_syncs_after_sync_and_keeps_a_paused_account_paused(
     site: Site, dovecot: DovecotServer, mailbox: str
 ) -> None:
     from emailsync.serve import Supervisor
-    from emailsync.web import accounts as svc
+    from emailsync.services import accounts as svc
 
     dovecot.append(mailbox, "INBOX", make_message(subject="a"), internaldate=NOW - 3 * DAYS)
     user = site.user("ann@crm.example")

@@ -102,7 +102,7 @@ def parse_message(raw: bytes, *, html: bool = True) -> ParsedMessage:
 def parse_safely(raw: bytes) -> ParsedMessage:
     """What the sync stores: `parse_message` without the HTML body beside a text body
     (the store keeps text for search and snippets; the reader parses the raw message
-    again for the HTML, web/mail_view.py), and should the parser itself ever fail, a
+    again for the HTML, services/inbox.py), and should the parser itself ever fail, a
     message that keeps the failure as its defect: the sync stores it (with its raw
     bytes) and goes on. Leaving the HTML out is a tenth of the parse and half of what
     a fetcher process sends back on a big sync."""
@@ -204,12 +204,8 @@ def _parsed(
     html_body = _decode_body(html_wanted, notes) if html_wanted is not None else ""
     if text_part is None and html_body:  # search and snippets need text: take the HTML's
         text_body = text_from_html(html_body)
-    body_ids = {id(p) for p in (text_part, html_part) if p is not None}
-
     attachments: list[Attachment] = []
-    for part in _leaves(msg):
-        if id(part) in body_ids:
-            continue
+    for part in _attachment_leaves(msg, text_part, html_part):
         attachments.append(_attachment(part, len(attachments) + 1, size_of(part), notes))
 
     refs = _msg_ids(" ".join(headers.get("references", [])))  # a repeated header: keep all
@@ -227,6 +223,30 @@ def _parsed(
         attachments=tuple(attachments),
         defects=tuple(dict.fromkeys(defects)),
     )
+
+
+def message_tree(raw: bytes) -> Message:
+    """The MIME structure of the stdlib path (the reference the fast path matches), for
+    reading a part's payload again (mime/extract.py). Never raises: worst case, headers."""
+    try:
+        return _second_opinion_if_broken(raw, _PARSER.parsebytes(raw), [])
+    except Exception:
+        return _PARSER.parsebytes(raw, headersonly=True)
+
+
+def attachment_parts(msg: Message) -> list[Message]:
+    """The leaves recorded as a message's attachments, in their order: every leaf but the
+    text and HTML bodies. mime/extract.py walks the same list, so a record's index names
+    its part."""
+    text_part, html_part = _find_bodies(msg)
+    return list(_attachment_leaves(msg, text_part, html_part))
+
+
+def _attachment_leaves(
+    msg: Message, text_part: Message | None, html_part: Message | None
+) -> Iterator[Message]:
+    body_ids = {id(p) for p in (text_part, html_part) if p is not None}
+    return (part for part in _leaves(msg) if id(part) not in body_ids)
 
 
 def _broken_multiparts(msg: Message) -> int:

@@ -1,4 +1,6 @@
-"""CRM records beside persons: organisations (with their email domains) and deals."""
+"""CRM records beside persons: organisations (with their email domains) and deals.
+
+Every function takes a connection: the caller (services/) owns the transaction."""
 
 from __future__ import annotations
 
@@ -12,11 +14,13 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from emailsync.domain.addresses import normalize_domain
+from emailsync.domain.states import Visibility
 from emailsync.errors import UsageError
+from emailsync.store.directory import find_person_by_email, organisation_by_name
 from emailsync.store.tables import deals, organisation_domains, organisations, persons
 
 DEAL_STATUSES = ("open", "won", "lost")
-VISIBILITIES = ("company", "owner")
+VISIBILITIES = tuple(Visibility)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,22 +51,8 @@ def _visibility(value: str) -> str:
     return value
 
 
-def organisation_by_name(conn: sa.Connection, name: str, *, create: bool) -> int | None:
-    name = name.strip()
-    if not name:
-        return None
-    found = conn.execute(
-        sa.select(organisations.c.id).where(sa.func.lower(organisations.c.name) == name.lower())
-    ).scalar()
-    if found is not None or not create:
-        return found
-    return conn.execute(
-        organisations.insert().values(name=name, visibility="company", created_at=datetime.now(UTC))
-    ).inserted_primary_key[0]
-
-
 def add_organisation(
-    engine: sa.Engine,
+    conn: sa.Connection,
     name: str,
     domains: Iterable[str] = (),
     *,
@@ -79,35 +69,32 @@ def add_organisation(
         cleaned.append(domain)
     if not name.strip():
         raise UsageError("An organisation needs a name")
-    with engine.begin() as conn:
-        existing = organisation_by_name(conn, name, create=False)
-        org_id = existing or organisation_by_name(conn, name, create=True)
-        assert org_id is not None
-        values: dict[str, object] = {}
-        if existing is None:
-            values = {
-                "owner_user_id": owner_user_id,
-                "visibility": _visibility(visibility or "company"),
-            }
-        elif visibility is not None:
-            values = {"visibility": _visibility(visibility)}
-        if values:
-            conn.execute(
-                organisations.update().where(organisations.c.id == org_id).values(**values)
+    existing = organisation_by_name(conn, name, create=False)
+    org_id = existing or organisation_by_name(conn, name, create=True)
+    assert org_id is not None
+    values: dict[str, object] = {}
+    if existing is None:
+        values = {
+            "owner_user_id": owner_user_id,
+            "visibility": _visibility(visibility or Visibility.COMPANY),
+        }
+    elif visibility is not None:
+        values = {"visibility": _visibility(visibility)}
+    if values:
+        conn.execute(organisations.update().where(organisations.c.id == org_id).values(**values))
+    for domain in cleaned:
+        owner = conn.execute(
+            sa.select(organisation_domains.c.organisation_id).where(
+                organisation_domains.c.domain == domain
             )
-        for domain in cleaned:
-            owner = conn.execute(
-                sa.select(organisation_domains.c.organisation_id).where(
-                    organisation_domains.c.domain == domain
-                )
-            ).scalar()
-            if owner is None:
-                conn.execute(
-                    organisation_domains.insert().values(domain=domain, organisation_id=org_id)
-                )
-            elif owner != org_id:
-                raise UsageError(f"The domain {domain} belongs to another organisation already")
-        return get_organisation(conn, org_id)
+        ).scalar()
+        if owner is None:
+            conn.execute(
+                organisation_domains.insert().values(domain=domain, organisation_id=org_id)
+            )
+        elif owner != org_id:
+            raise UsageError(f"The domain {domain} belongs to another organisation already")
+    return get_organisation(conn, org_id)
 
 
 def get_organisation(conn: sa.Connection, org_id: int) -> Organisation:
@@ -129,10 +116,9 @@ def list_organisations(conn: sa.Connection) -> list[Organisation]:
     return [get_organisation(conn, i) for i in ids]
 
 
-def delete_organisation(engine: sa.Engine, org_id: int) -> None:
-    with engine.begin() as conn:
-        if not conn.execute(organisations.delete().where(organisations.c.id == org_id)).rowcount:
-            raise UsageError(f"No organisation {org_id}")
+def delete_organisation(conn: sa.Connection, org_id: int) -> None:
+    if not conn.execute(organisations.delete().where(organisations.c.id == org_id)).rowcount:
+        raise UsageError(f"No organisation {org_id}")
 
 
 def _deal(row: sa.Row) -> Deal:
@@ -190,7 +176,7 @@ def _check_refs(conn: sa.Connection, person_id: int | None, organisation_id: int
 
 
 def add_deal(
-    engine: sa.Engine,
+    conn: sa.Connection,
     title: str,
     *,
     value: str | Decimal | int = 0,
@@ -199,33 +185,32 @@ def add_deal(
     organisation_id: int | None = None,
     owner_user_id: int | None = None,
     status: str = "open",
-    visibility: str = "company",
+    visibility: str = Visibility.COMPANY,
 ) -> Deal:
     if not title.strip():
         raise UsageError("A deal needs a title")
     if status not in DEAL_STATUSES:
         raise UsageError(f"A deal's status is one of {', '.join(DEAL_STATUSES)}")
-    with engine.begin() as conn:
-        _check_refs(conn, person_id, organisation_id)
-        if person_id is not None and organisation_id is None:
-            organisation_id = conn.execute(
-                sa.select(persons.c.organisation_id).where(persons.c.id == person_id)
-            ).scalar()
-        deal_id = conn.execute(
-            deals.insert().values(
-                title=title.strip(),
-                value=_money(value),
-                currency=_currency(currency),
-                status=status,
-                person_id=person_id,
-                organisation_id=organisation_id,
-                owner_user_id=owner_user_id,
-                visibility=_visibility(visibility),
-                created_at=datetime.now(UTC),
-                closed_at=None if status == "open" else datetime.now(UTC),
-            )
-        ).inserted_primary_key[0]
-        return get_deal(conn, deal_id)
+    _check_refs(conn, person_id, organisation_id)
+    if person_id is not None and organisation_id is None:
+        organisation_id = conn.execute(
+            sa.select(persons.c.organisation_id).where(persons.c.id == person_id)
+        ).scalar()
+    deal_id = conn.execute(
+        deals.insert().values(
+            title=title.strip(),
+            value=_money(value),
+            currency=_currency(currency),
+            status=status,
+            person_id=person_id,
+            organisation_id=organisation_id,
+            owner_user_id=owner_user_id,
+            visibility=_visibility(visibility),
+            created_at=datetime.now(UTC),
+            closed_at=None if status == "open" else datetime.now(UTC),
+        )
+    ).inserted_primary_key[0]  # type: ignore[index]
+    return get_deal(conn, deal_id)
 
 
 def get_deal(conn: sa.Connection, deal_id: int) -> Deal:
@@ -239,7 +224,7 @@ def list_deals(conn: sa.Connection) -> list[Deal]:
     return [_deal(r) for r in conn.execute(sa.select(deals).order_by(deals.c.id))]
 
 
-def update_deal(engine: sa.Engine, deal_id: int, **changes: object) -> Deal:
+def update_deal(conn: sa.Connection, deal_id: int, **changes: object) -> Deal:
     allowed = {
         "title",
         "value",
@@ -268,37 +253,35 @@ def update_deal(engine: sa.Engine, deal_id: int, **changes: object) -> Deal:
         values["value"] = _money(values["value"])  # type: ignore[arg-type]
     if "visibility" in values:
         _visibility(str(values["visibility"]))
-    with engine.begin() as conn:
-        get_deal(conn, deal_id)
-        _check_refs(conn, values.get("person_id"), values.get("organisation_id"))  # type: ignore[arg-type]
-        if values:
-            conn.execute(deals.update().where(deals.c.id == deal_id).values(**values))
-        return get_deal(conn, deal_id)
+    get_deal(conn, deal_id)
+    _check_refs(conn, values.get("person_id"), values.get("organisation_id"))  # type: ignore[arg-type]
+    if values:
+        conn.execute(deals.update().where(deals.c.id == deal_id).values(**values))
+    return get_deal(conn, deal_id)
 
 
-def delete_deal(engine: sa.Engine, deal_id: int) -> None:
-    with engine.begin() as conn:
-        if not conn.execute(deals.delete().where(deals.c.id == deal_id)).rowcount:
-            raise UsageError(f"No deal {deal_id}")
+def delete_deal(conn: sa.Connection, deal_id: int) -> None:
+    if not conn.execute(deals.delete().where(deals.c.id == deal_id)).rowcount:
+        raise UsageError(f"No deal {deal_id}")
 
 
-def import_organisations_csv(engine: sa.Engine, path: Path) -> int:
-    """Rows of `name,domains` where domains are separated by spaces or semicolons."""
+def import_organisations_csv(conn: sa.Connection, path: Path) -> int:
+    """Rows of `name,domains` where domains are separated by spaces or semicolons. A bad
+    row stops the import, and the caller's transaction takes none of it."""
     count = 0
     for number, row in enumerate(_rows(path, header=("name", "domains")), start=1):
         name = row[0].strip()
         if not name:
             raise UsageError(f"{path}, row {number}: an organisation needs a name")
         domains = [d for d in row[1].replace(";", " ").split() if d] if len(row) > 1 else []
-        add_organisation(engine, name, domains)
+        add_organisation(conn, name, domains)
         count += 1
     return count
 
 
-def import_deals_csv(engine: sa.Engine, path: Path) -> int:
-    """Rows of `title,value,status,person_email,organisation`."""
-    from emailsync.store.directory import find_person_by_email
-
+def import_deals_csv(conn: sa.Connection, path: Path) -> int:
+    """Rows of `title,value,status,person_email,organisation`, all in the caller's one
+    transaction: a bad row stops the import and none of it is kept."""
     count = 0
     for number, row in enumerate(
         _rows(path, header=("title", "value", "status", "person_email", "organisation")),
@@ -306,13 +289,12 @@ def import_deals_csv(engine: sa.Engine, path: Path) -> int:
     ):
         cells = [*row, "", "", "", ""][:5]
         title, value, status, email, org = (c.strip() for c in cells)
-        person_id = find_person_by_email(engine, email) if email else None
+        person_id = find_person_by_email(conn, email) if email else None
         if email and person_id is None:
             raise UsageError(f"{path}, row {number}: no contact has the address {email}")
-        with engine.begin() as conn:
-            org_id = organisation_by_name(conn, org, create=True) if org else None
+        org_id = organisation_by_name(conn, org, create=True) if org else None
         add_deal(
-            engine,
+            conn,
             title,
             value=value or 0,
             status=status or "open",

@@ -3,8 +3,13 @@
     create_app(settings, engine, wake=...)   wake(account_id) tells the sync supervisor
                                              that an account changed ("Sync now", pause)
 
-Pages and API call the same functions (web/accounts.py, store.conversations, sync.setup);
-nothing here talks IMAP except through sync.setup.
+Pages and API are thin front ends over the same use cases (services/: accounts, inbox,
+crm), which hold the rules and the transactions; nothing here talks IMAP or SQL.
+
+    templating.py   render(): the templates        security.py   sessions, CSRF, callers
+    pages/          auth, email_sync, inbox        api/          schemas, accounts, threads, crm
+    attachments.py  the download both use          bodies.py     sanitising HTML mail
+    mail_view.py    how the inbox shows a thread
 """
 
 from __future__ import annotations
@@ -12,45 +17,35 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from emailsync import auth
 from emailsync.config import Settings
-from emailsync.errors import EmailsyncError
-from emailsync.web.accounts import NotFound
-from emailsync.web.security import LoginRequired, csrf_token, session_secret
+from emailsync.errors import Conflict, EmailsyncError, NotFound
+from emailsync.web.api import accounts as api_accounts
+from emailsync.web.api import crm as api_crm
+from emailsync.web.api import threads as api_threads
+from emailsync.web.pages import auth as auth_pages
+from emailsync.web.pages import email_sync, inbox
+from emailsync.web.security import LoginRequired, session_secret
+from emailsync.web.templating import render
 
 log = logging.getLogger("emailsync.web")
 
 HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 PAGE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "frame-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
     "object-src 'none'"
 )
-
-
-def render(
-    request: Request, name: str, context: dict[str, Any] | None = None, status: int = 200
-) -> HTMLResponse:
-    ctx = {
-        "user": getattr(request.state, "user", None),
-        "csrf": csrf_token(request),
-        "flash": request.session.pop("flash", None),
-    }
-    ctx.update(context or {})
-    return templates.TemplateResponse(request, name, ctx, status_code=status)
 
 
 def _is_api(request: Request) -> bool:
@@ -139,6 +134,10 @@ def create_app(
     async def not_found(request: Request, exc: NotFound) -> Response:
         return _error_response(request, 404, str(exc))
 
+    @app.exception_handler(Conflict)
+    async def conflict(request: Request, exc: Conflict) -> Response:
+        return _error_response(request, 409, str(exc))
+
     @app.exception_handler(EmailsyncError)
     async def usage_error(request: Request, exc: EmailsyncError) -> Response:
         return _error_response(request, 400, str(exc))
@@ -166,11 +165,12 @@ def create_app(
             request, 500, "Something went wrong on our side. Try again in a moment."
         )
 
-    from emailsync.web import api, api_crm, inbox, pages
-
-    app.include_router(pages.router)
+    app.include_router(auth_pages.router)
+    app.include_router(email_sync.router)
     app.include_router(inbox.router)
-    app.include_router(api.router)
+    app.include_router(api_accounts.router)
+    app.include_router(api_threads.router)
     app.include_router(api_crm.router)
+    app.include_router(api_threads.links_router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     return app

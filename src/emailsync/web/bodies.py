@@ -1,4 +1,4 @@
-"""Showing a message body safely, and handing out its attachments.
+"""Showing a message body safely (the attachments themselves: mime/extract.py).
 
 HTML mail is hostile input. Three layers, each enough on its own against script:
   1. nh3 (ammonia) keeps only an allow-list of tags and attributes; every `on*`
@@ -12,12 +12,7 @@ HTML mail is hostile input. Three layers, each enough on its own against script:
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
-from typing import Any
+from collections.abc import Callable
 
 import nh3
 
@@ -90,76 +85,6 @@ def body_document(fragment: str) -> str:
         '<!doctype html><html><head><meta charset="utf-8">'
         f"<style>{BODY_STYLE}</style></head><body>{fragment}</body></html>"
     )
-
-
-# -- attachments -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AttachmentData:
-    filename: str
-    content_type: str
-    data: bytes
-
-
-def _leaves(msg: EmailMessage) -> list[EmailMessage]:
-    out: list[EmailMessage] = []
-    stack = [msg]
-    while stack:
-        part = stack.pop(0)
-        if part.is_multipart() and part.get_content_maintype() == "multipart":
-            stack[0:0] = list(part.iter_parts())  # document order
-        else:
-            out.append(part)
-    return out
-
-
-def _content_id(part: EmailMessage) -> str:
-    return str(part.get("content-id", "")).strip().strip("<>").strip()
-
-
-def find_attachment(
-    raw: bytes, stored: Sequence[Mapping[str, Any]], index: int
-) -> AttachmentData | None:
-    """The payload of the index-th attachment recorded for a message, from its raw bytes.
-
-    Matched by Content-ID, then by file name, then by position among the parts that are
-    not the text or HTML body; None when the raw message does not hold it (any more)."""
-    if not 0 <= index < len(stored):
-        return None
-    want = stored[index]
-    try:
-        msg = BytesParser(policy=policy.default).parsebytes(raw)
-        leaves = _leaves(msg)
-    except Exception:
-        return None
-    cid = str(want.get("content_id") or "")
-    filename = str(want.get("filename") or "")
-    match = None
-    if cid:
-        match = next((p for p in leaves if _content_id(p) == cid), None)
-    if match is None and filename:
-        match = next((p for p in leaves if p.get_filename() == filename), None)
-    if match is None:
-        body_like = [
-            p
-            for p in leaves
-            if p.get_content_type() in ("text/plain", "text/html")
-            and not p.get_filename()
-            and p.get_content_disposition() != "attachment"
-        ]
-        others = [p for p in leaves if all(p is not b for b in body_like[:2])]
-        match = others[index] if index < len(others) else None
-    if match is None:
-        return None
-    try:
-        data = match.get_payload(decode=True) or b""
-    except Exception:
-        return None
-    if not isinstance(data, bytes):
-        data = str(data).encode("utf-8")
-    content_type = str(want.get("content_type") or match.get_content_type())
-    return AttachmentData(filename or f"attachment-{index + 1}", content_type, data)
 
 
 # Types a browser may show inline from our origin; everything else is a download, so an

@@ -15,8 +15,9 @@ import sqlalchemy as sa
 
 from emailsync.config import Settings
 from emailsync.domain.conditions import FutureMode, PastScope, SyncConditions
+from emailsync.domain.states import BUSY_STATES, AccountState, Security
 from emailsync.domain.window import SyncFrom
-from emailsync.errors import EmailsyncError, UsageError
+from emailsync.errors import NotFound, UsageError
 from emailsync.store import accounts as account_store
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Account, Endpoint, Folder
@@ -33,12 +34,6 @@ SYNC_FROM_CHOICES = (
     (SyncFrom.SIX_MONTHS, "6 months"),
     (SyncFrom.ONE_YEAR, "1 year"),
 )
-# States in which a pass is expected soon or running: the progress view keeps polling.
-BUSY_STATES = frozenset({"new", "syncing"})
-
-
-class NotFound(EmailsyncError):
-    """No such account or thread for this user (also said for other users' records)."""
 
 
 def own_account(engine: sa.Engine, user_id: int, account_id: int) -> Account:
@@ -86,7 +81,7 @@ def connect(
     imap_security: str,
     smtp_host: str = "",
     smtp_port: object = "",
-    smtp_security: str = "starttls",
+    smtp_security: str = Security.STARTTLS,
     username: str = "",
 ) -> Account:
     """Test the login and save the account. It waits in "setup" (nothing is synced)
@@ -105,7 +100,7 @@ def connect(
     )
     account, _ = setup.add_account(settings, engine, request)
     with engine.begin() as conn:
-        account_store.set_state(conn, account.id, "setup")
+        account_store.set_state(conn, account.id, AccountState.SETUP)
     return own_account(engine, user_id, account.id)
 
 
@@ -131,7 +126,7 @@ def parse_conditions(values: Mapping[str, object], folder_names: Iterable[str]) 
     raw_folders = values.get("folders") or []
     if isinstance(raw_folders, str):
         raw_folders = [raw_folders]
-    chosen = [str(f) for f in raw_folders]  # type: ignore[union-attr]
+    chosen = [str(f) for f in raw_folders] if isinstance(raw_folders, Iterable) else []
     known = set(folder_names)
     unknown = [f for f in chosen if f not in known]
     if unknown:
@@ -183,44 +178,45 @@ def start_sync(
     engine: sa.Engine, account: Account, conditions: SyncConditions, wake: Wake | None
 ) -> Account:
     """Save the conditions and let the worker start (first Sync) or pick them up."""
-    if account.state == "removed":
+    if account.state == AccountState.REMOVED:
         raise UsageError(f"{account.email} was removed; add it again to sync it")
     with engine.begin() as conn:
         account_store.configure(conn, account.id, conditions)
-        if account.state in ("setup", "paused"):
-            account_store.set_state(conn, account.id, "new")
+        if account.state in (AccountState.SETUP, AccountState.PAUSED):
+            account_store.set_state(conn, account.id, AccountState.NEW)
     if wake:
         wake(account.id)
     return own_account(engine, account.user_id, account.id)
 
 
 def sync_now(engine: sa.Engine, account: Account, wake: Wake | None) -> None:
-    if account.state in ("paused", "removed", "setup", "needs_reconnect"):
-        what = {
-            "paused": "Resume syncing first",
-            "removed": "This account was removed",
-            "setup": "Choose the sync conditions and press Sync first",
-            "needs_reconnect": "Reconnect the account first",
-        }[account.state]
+    cannot = {
+        AccountState.PAUSED: "Resume syncing first",
+        AccountState.REMOVED: "This account was removed",
+        AccountState.SETUP: "Choose the sync conditions and press Sync first",
+        AccountState.NEEDS_RECONNECT: "Reconnect the account first",
+    }
+    if account.state in cannot:
+        what = cannot[AccountState(account.state)]
         raise UsageError(f"{account.email} cannot sync now: {what.lower()}")
     if wake:
         wake(account.id)
 
 
 def pause(engine: sa.Engine, account: Account, wake: Wake | None) -> None:
-    if account.state in ("removed", "setup"):
+    if account.state in (AccountState.REMOVED, AccountState.SETUP):
         raise UsageError(f"{account.email} is not syncing")
     with engine.begin() as conn:
-        account_store.set_state(conn, account.id, "paused")
+        account_store.set_state(conn, account.id, AccountState.PAUSED)
     if wake:
         wake(account.id)
 
 
 def resume(engine: sa.Engine, account: Account, wake: Wake | None) -> None:
-    if account.state != "paused":
+    if account.state != AccountState.PAUSED:
         raise UsageError(f"{account.email} is not paused")
     with engine.begin() as conn:
-        account_store.set_state(conn, account.id, "new")
+        account_store.set_state(conn, account.id, AccountState.NEW)
     if wake:
         wake(account.id)
 
@@ -228,7 +224,7 @@ def resume(engine: sa.Engine, account: Account, wake: Wake | None) -> None:
 def reconnect(
     settings: Settings, engine: sa.Engine, account: Account, password: str, wake: Wake | None
 ) -> None:
-    if account.state == "removed":
+    if account.state == AccountState.REMOVED:
         raise UsageError(f"{account.email} was removed; add it again to sync it")
     setup.reconnect(settings, engine, account, password)
     if wake:
@@ -271,28 +267,32 @@ def status(account: Account) -> Status:
     """The account's state in words, as the settings page and the API say it."""
     state, done, total = account.state, account.progress_done, account.progress_total
     error = account.last_error or ""
-    label, detail = {
-        "setup": ("Waiting for you", "Choose what to sync and press Sync to start."),
-        "new": ("Connecting", "The sync starts in a moment."),
-        "syncing": ("Syncing", "Bringing in your mail."),
-        "active": ("Active", "New mail is synced as it arrives."),
-        "paused": ("Paused", "No new mail is synced. What was synced stays; resume any time."),
-        "needs_reconnect": (
+    words: dict[str, tuple[str, str]] = {
+        AccountState.SETUP: ("Waiting for you", "Choose what to sync and press Sync to start."),
+        AccountState.NEW: ("Connecting", "The sync starts in a moment."),
+        AccountState.SYNCING: ("Syncing", "Bringing in your mail."),
+        AccountState.ACTIVE: ("Active", "New mail is synced as it arrives."),
+        AccountState.PAUSED: (
+            "Paused",
+            "No new mail is synced. What was synced stays; resume any time.",
+        ),
+        AccountState.NEEDS_RECONNECT: (
             "Needs reconnecting",
             f"{error or 'The server refused the login.'} Reconnect with the current "
             "password (or a new app password) to carry on; synced mail is kept.",
         ),
-        "error": (
+        AccountState.ERROR: (
             "Having trouble",
             f"{error or 'The last sync failed.'} We keep retrying; if this stays, "
             "check the server settings or press Sync now.",
         ),
-        "removed": ("Removed", "This account no longer syncs; its synced mail is kept."),
-    }.get(state, (state.replace("_", " ").capitalize(), ""))
-    if state == "syncing" and total:
+        AccountState.REMOVED: ("Removed", "This account no longer syncs; its synced mail is kept."),
+    }
+    label, detail = words.get(state, (state.replace("_", " ").capitalize(), ""))
+    if state == AccountState.SYNCING and total:
         label = "Syncing past mail"
         detail = f"{done} of {total} messages looked at."
-    if state == "active" and error:
+    if state == AccountState.ACTIVE and error:
         detail = f"Synced, but some folders failed: {error}"
     return Status(state, label, detail, state in BUSY_STATES, done, total)
 

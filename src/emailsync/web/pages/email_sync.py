@@ -1,6 +1,5 @@
-"""Pages: sign in/out and Personal preferences > Email sync (the seed's flow).
+"""Pages: Personal preferences > Email sync (the seed's flow), over services.accounts.
 
-/login                                   sign in (rate limited per email + address)
 /settings/email-sync                     the user's own accounts, state and actions
 /settings/email-sync/new                 provider presets, connection test, save
 /settings/email-sync/{id}/conditions     tracking, folders, sync from, scope, preview
@@ -9,33 +8,24 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from emailsync import auth
 from emailsync.domain.conditions import DEFAULT_ROLES, SyncConditions
+from emailsync.domain.states import AccountState, Security
 from emailsync.errors import EmailsyncError
 from emailsync.providers import BY_KEY, PRESETS
+from emailsync.services import accounts as svc
 from emailsync.store.accounts import Account
 from emailsync.store.directory import User
 from emailsync.store.raw import raw_files
-from emailsync.web import accounts as svc
-from emailsync.web.app import render
-from emailsync.web.security import check_csrf, page_user, session_user
+from emailsync.web.security import page_user
+from emailsync.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 CurrentUser = Annotated[User, Depends(page_user)]
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "?"
-
-
-def _safe_next(target: str) -> str:
-    return target if target.startswith("/") and not target.startswith("//") else "/inbox"
 
 
 def _form_dict(form: Any) -> dict[str, Any]:
@@ -44,55 +34,6 @@ def _form_dict(form: Any) -> dict[str, Any]:
         values = form.getlist(key)
         data[key] = values if key == "folders" else values[-1]
     return data
-
-
-@router.get("/")
-def home(request: Request) -> Response:
-    return RedirectResponse("/inbox" if session_user(request) else "/login", status_code=303)
-
-
-@router.get("/login")
-def login_page(request: Request, next: str = "/inbox") -> Response:
-    if session_user(request):
-        return RedirectResponse(_safe_next(next), status_code=303)
-    return render(request, "login.html", {"next": _safe_next(next), "email": ""})
-
-
-@router.post("/login")
-async def login(request: Request) -> Response:
-    await check_csrf(request)
-    form = await request.form()
-    email = str(form.get("email", "")).strip()
-    password = str(form.get("password", ""))
-    target = _safe_next(str(form.get("next", "/inbox")))
-    throttle: auth.LoginThrottle = request.app.state.throttle
-    wait = throttle.blocked_for(email, _client(request))
-    context = {"next": target, "email": email}
-    if wait:
-        minutes = max(1, math.ceil(wait / 60))
-        context["error"] = (
-            f"Too many failed sign-ins for {email}. Try again in {minutes} minute"
-            + ("s." if minutes > 1 else ".")
-        )
-        return render(request, "login.html", context, status=429)
-    user = auth.authenticate(request.app.state.engine, email, password)
-    if user is None:
-        throttle.failed(email, _client(request))
-        context["error"] = "That email and password do not match an account."
-        return render(request, "login.html", context, status=400)
-    throttle.succeeded(email, _client(request))
-    request.session.clear()  # a fresh session (and CSRF token) on every sign-in
-    request.session["user_id"] = user.id
-    return RedirectResponse(target, status_code=303)
-
-
-@router.post("/logout")
-async def logout(request: Request, user: CurrentUser) -> Response:
-    request.session.clear()
-    return RedirectResponse("/login", status_code=303)
-
-
-# -- email sync settings --------------------------------------------------------------
 
 
 def _card(request: Request, account: Account) -> dict[str, Any]:
@@ -142,10 +83,10 @@ async def new_account(request: Request, user: CurrentUser) -> Response:
             password=str(form.get("password", "")),
             imap_host=str(form.get("imap_host", "")),
             imap_port=form.get("imap_port", ""),
-            imap_security=str(form.get("imap_security", "ssl")),
+            imap_security=str(form.get("imap_security", Security.SSL)),
             smtp_host=str(form.get("smtp_host", "")),
             smtp_port=form.get("smtp_port", ""),
-            smtp_security=str(form.get("smtp_security", "starttls")),
+            smtp_security=str(form.get("smtp_security", Security.STARTTLS)),
             username=str(form.get("username", "")),
         )
     except EmailsyncError as exc:
@@ -169,7 +110,7 @@ def _conditions_context(
         "folders": folders,
         "chosen": chosen,
         "choices": svc.SYNC_FROM_CHOICES,
-        "first_time": account.state == "setup",
+        "first_time": account.state == AccountState.SETUP,
         "error": error,
     }
 
