@@ -321,6 +321,17 @@ class ImapSession:
             if uid >= lowest and b"RFC822.SIZE" in d and b"INTERNALDATE" in d
         }
 
+    def search_header(self, field: str, values: Sequence[str]) -> list[int]:
+        """UIDs in the selected folder whose `field` header contains any of `values`
+        (UID SEARCH OR HEADER, RFC 3501 §6.4.4: a substring match; confirm by FETCH)."""
+        if not values:
+            return []
+        criteria: list[Any] = ["OR"] * (len(values) - 1)
+        for value in values:
+            criteria += ["HEADER", field, value]
+        with self._guard(f"searching {self.selected!r}"):
+            return sorted(self._client.search(criteria))
+
     def all_uids(self) -> list[int]:
         """Every UID in the selected folder (UID SEARCH ALL): the deletion check
         for servers without QRESYNC."""
