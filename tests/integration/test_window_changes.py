@@ -163,3 +163,37 @@ def test_a_widening_cut_off_midway_ends_with_every_message_once(
         assert len(by_subject(harness, account)) == 255
     finally:
         proxy.close()
+
+
+def test_saving_narrower_conditions_says_stored_mail_stays(
+    harness: Harness, dovecot: DovecotServer
+) -> None:
+    """What `accounts configure` and the web show after saving (sync.setup.save_conditions)."""
+    from dataclasses import replace
+
+    from emailsync.config import Settings
+    from emailsync.domain.window import SyncFrom
+    from emailsync.store import accounts as account_store
+    from emailsync.store.db import open_database
+    from emailsync.sync.setup import save_conditions
+
+    user = fresh_user(dovecot)
+    account = harness.connect(dovecot, user)
+    engine = open_database(Settings.from_environment())
+    try:
+        with engine.begin() as conn:
+            found = account_store.find_account(conn, account)
+            wider = replace(found.conditions, sync_from=SyncFrom.SIX_MONTHS)
+            assert save_conditions(conn, found, wider) == []  # nothing synced yet
+        harness.ok("sync", account, "--once")
+        with engine.begin() as conn:
+            found = account_store.find_account(conn, account)
+            narrower = replace(found.conditions, sync_from=SyncFrom.ONE_MONTH)
+            notes = save_conditions(conn, found, narrower)
+            assert account_store.find_account(conn, account).conditions == narrower
+        assert notes == [
+            "Mail from before 1 month back that is already in the CRM stays there; only new "
+            "mail follows the narrower window."
+        ]
+    finally:
+        engine.dispose()
