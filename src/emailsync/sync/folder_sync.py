@@ -357,8 +357,9 @@ def _fetch_new(
     if nothing_new:
         candidates: list[int] = []
     elif _few_new(folder, status):
-        candidates, sizes, older = _few_candidates(session, folder)
-        _locate_moved(session, engine, ctx, folder, older, result)
+        candidates, sizes = _few_candidates(session, folder)
+        taken = set(candidates)  # `sizes` names every new UID, old ones too
+        _locate_moved(session, engine, ctx, folder, sorted(set(sizes) - taken), result)
     else:
         candidates = _candidates(session, folder)
         if folder.uid_cursor > 0 and not folder.remapping:
@@ -652,18 +653,15 @@ def _few_new(folder: Folder, status: FolderStatus) -> bool:
     )
 
 
-def _few_candidates(
-    session: ImapSession, folder: Folder
-) -> tuple[list[int], dict[int, int], list[int]]:
+def _few_candidates(session: ImapSession, folder: Folder) -> tuple[list[int], dict[int, int]]:
     """What `_candidates` finds (INTERNALDATE from a day before the window, as its SEARCH
-    SINCE asks), with the sizes `_planned_batches` would ask for next, and the new UIDs
-    older than that (`_locate_moved`)."""
+    SINCE asks), with the sizes `_planned_batches` would ask for next (of every new UID,
+    those older than the window too: `_locate_moved` looks at them)."""
     assert folder.window_start is not None
     since = folder.window_start - timedelta(days=1)
     found = session.new_messages_from(folder.uid_cursor + 1)
     candidates = sorted(uid for uid, (_size, arrived) in found.items() if arrived >= since)
-    older = sorted(uid for uid, (_size, arrived) in found.items() if arrived < since)
-    return candidates, {uid: size for uid, (size, _arrived) in found.items()}, older
+    return candidates, {uid: size for uid, (size, _arrived) in found.items()}
 
 
 def _locate_moved(

@@ -23,7 +23,8 @@ from emailsync.imap.session import ImapSession
 from emailsync.mime.parse import parse_header_summary
 
 SEARCH_CHUNK = 50  # Message-IDs per SEARCH (OR-ed)
-FETCH_CHUNK = 500
+SEARCH_ROUNDS = 4  # more SEARCHes than this per folder: read its headers instead
+FETCH_CHUNK = 1000
 
 
 def held_ids(
@@ -60,10 +61,19 @@ def held_ids(
 
 
 def _found_in_selected(session: ImapSession, wanted: list[str]) -> set[str]:
+    """The Message-IDs among `wanted` in the selected folder: searched for when few;
+    when many (a folder left out of the selection), the headers of the whole folder
+    are read once instead of a SEARCH per SEARCH_CHUNK, each scanning the folder."""
     wanted_set = set(wanted)
     found: set[str] = set()
-    for start in range(0, len(wanted), SEARCH_CHUNK):
-        uids = session.search_header("Message-ID", wanted[start : start + SEARCH_CHUNK])
+    if len(wanted) > SEARCH_CHUNK * SEARCH_ROUNDS:
+        hit_lists = [session.all_uids()]
+    else:
+        hit_lists = [
+            session.search_header("Message-ID", wanted[start : start + SEARCH_CHUNK])
+            for start in range(0, len(wanted), SEARCH_CHUNK)
+        ]
+    for uids in hit_lists:
         for first in range(0, len(uids), FETCH_CHUNK):
             for meta in session.fetch_messages(
                 uids[first : first + FETCH_CHUNK], headers_only=True
