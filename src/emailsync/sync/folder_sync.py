@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 
@@ -823,7 +824,7 @@ def _write(
     """One transaction: the messages, their locations and the cursor that covers them
     (the last write of a pass: every UID below UIDNEXT, see `_fetch_new`)."""
     if done_values is not None and "uid_cursor" in done_values:
-        cursor = max(cursor, int(done_values["uid_cursor"]))  # type: ignore[call-overload]
+        cursor = max(cursor, cast(int, done_values["uid_cursor"]))
     with engine.begin() as conn:
         created = message_store.write_batch(
             conn,
