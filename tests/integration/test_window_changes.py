@@ -197,3 +197,58 @@ def test_saving_narrower_conditions_says_stored_mail_stays(
         ]
     finally:
         engine.dispose()
+
+
+def test_a_widening_killed_midway_ends_with_every_message_once(
+    harness: Harness, dovecot: DovecotServer
+) -> None:
+    """kill -9 right after the widening's first commit (of two): the next run finds what
+    it stored and brings the rest."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import sqlalchemy as sa
+
+    from emailsync.config import Settings
+    from emailsync.store.db import create_engine, reading
+
+    user = fresh_user(dovecot)
+    filler = "lorem ipsum dolor sit amet " * 1900
+    with dovecot.client(user) as client:
+        client.append("INBOX", make_message(subject="recent"), msg_time=NOW - DAYS)
+        for n in range(250):
+            raw = make_message(subject=f"old {n}", body=filler)
+            client.append("INBOX", raw, msg_time=NOW - (100 + n % 50) * DAYS)
+    account = harness.connect(dovecot, user)
+    harness.ok("accounts", "configure", account, "--sync-from", "3m", "--past-scope", "all")
+    harness.ok("sync", account, "--once")
+    harness.ok("accounts", "configure", account, "--sync-from", "6m")
+    engine = create_engine(Settings.from_environment().database_url)
+
+    def count() -> int:
+        with reading(engine) as conn:
+            return conn.execute(sa.text("SELECT count(*) FROM messages")).scalar_one()
+
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "emailsync", "sync", account, "--once"],
+            env={**os.environ, "CI": "1"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while process.poll() is None and count() == 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        killed = process.poll() is None
+        if killed:
+            process.send_signal(signal.SIGKILL)
+        process.wait()
+        if killed:
+            assert 1 < count() < 251, "the kill came after the whole widening"
+    finally:
+        engine.dispose()
+    harness.ok("sync", account, "--once")
+    harness.ok("sync", account, "--once")
+    assert len(by_subject(harness, account)) == 251
