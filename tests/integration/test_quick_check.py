@@ -283,7 +283,8 @@ def test_a_folder_dropped_from_the_conditions_is_left_to_the_normal_pass(
     with pytest.raises(Declined, match="'Sent' is no longer synced"):
         quick_pass(account)
     sqlite_harness.ok("sync", account, "--once")
-    assert subjects(sqlite_harness, account) == ["m0", "m1", "m2"]
+    # Sent's mail is still in the mailbox: it stays in the CRM (issue 13, item 6)
+    assert subjects(sqlite_harness, account) == ["m0", "m1", "m2", "sent"]
     assert list(quick_pass(account).folders) == ["INBOX"]
 
 

@@ -11,6 +11,11 @@ From those, for each message the sync meets:
   * in the window?     INTERNALDATE >= window start (for folders outside the selection
                        under future=all, the window starts when the sync started: no past)
   * needs a contact?   only past mail (INTERNALDATE < sync start) under scope=contacts
+
+Changing the conditions later means what it says: a wider window, a newly selected
+folder or "all people" after "only CRM contacts" fetches the past that was not looked
+at yet (`widening`, from what each folder covers already); a narrower choice keeps
+what is stored (`change_notes` says so to the user).
 """
 
 from __future__ import annotations
@@ -113,3 +118,86 @@ def involves_contact(
 ) -> bool:
     """A contact among the participants who is not the account owner themself."""
     return any(e in contact_emails and e not in own_emails for e in participant_emails)
+
+
+@dataclass(frozen=True, slots=True)
+class Widening:
+    """The part of a folder's past still to be read: INTERNALDATE in [since, before),
+    under the current scope. Once read, the folder covers (since, scope)."""
+
+    since: datetime
+    before: datetime
+    scope: PastScope
+
+
+def widening(
+    covered_from: datetime,
+    covered_scope: PastScope,
+    want_from: datetime,
+    want_scope: PastScope,
+    started_at: datetime,
+) -> Widening | None:
+    """What a folder read from `covered_from` under `covered_scope` lacks for the
+    window `want_from` under `want_scope`; None when nothing (the same or narrower:
+    what is stored stays). "All people" after "contacts" re-reads the whole past of
+    the window, since the contacts rule only ever applied before the sync start."""
+    wider = want_from < covered_from
+    more_people = (
+        want_scope is PastScope.ALL
+        and covered_scope is PastScope.CONTACTS
+        and want_from < started_at
+    )
+    if more_people:
+        return Widening(want_from, started_at, PastScope.ALL)
+    if wider:
+        return Widening(want_from, covered_from, want_scope)
+    return None
+
+
+def change_notes(before: SyncConditions, after: SyncConditions) -> list[str]:
+    """What saving `after` over `before` does to mail already synced, in words for the
+    configure output and the web result: wider choices fetch the newly covered mail at
+    the next sync, narrower ones keep what is stored."""
+    notes: list[str] = []
+    old_months, new_months = before.sync_from.months, after.sync_from.months
+    if new_months > old_months:
+        notes.append(
+            f"The next sync brings in the mail from {_months(old_months)} back to "
+            f"{_months(new_months)} back."
+        )
+    elif new_months < old_months:
+        notes.append(
+            f"Mail from before {_months(new_months)} back that is already in the CRM stays "
+            "there; only new mail follows the narrower window."
+        )
+    if after.sync_from.has_past_sync and before.past_scope != after.past_scope:
+        if after.past_scope is PastScope.ALL:
+            notes.append(
+                "The next sync brings in the past mail of people who are not CRM contacts."
+            )
+        else:
+            notes.append(
+                "Past mail of people who are not CRM contacts that is already in the CRM "
+                "stays there."
+            )
+    # (an empty list means the defaults, Inbox and Sent, whose names the server decides)
+    both = bool(before.folders and after.folders)
+    added = set(after.folders) - set(before.folders) if both else set()
+    dropped = set(before.folders) - set(after.folders) if both else set()
+    if added:
+        notes.append(f"The next sync brings in the past mail of {', '.join(sorted(added))}.")
+    if dropped:
+        notes.append(
+            f"Mail of {', '.join(sorted(dropped))} already in the CRM stays there while the "
+            "mailbox still holds it."
+        )
+    return notes
+
+
+def _months(months: int) -> str:
+    if months == 0:
+        return "now"
+    if months % 12 == 0:
+        years = months // 12
+        return f"{years} year" + ("s" if years > 1 else "")
+    return f"{months} month" + ("s" if months > 1 else "")

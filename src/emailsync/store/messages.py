@@ -335,13 +335,28 @@ def remove_uids(conn: sa.Connection, folder_id: int, uids: Iterable[int]) -> int
     return removed
 
 
-def delete_orphans(conn: sa.Connection, account_id: int) -> int:
-    """Delete messages of the account that no synced folder holds any more."""
+def unlocated(conn: sa.Connection, account_id: int) -> dict[int, str]:
+    """Messages of the account that no synced folder holds: id → Message-ID ("": none).
+    Before one is deleted, sync/still_held.py asks the server whether any folder does."""
+    rows = conn.execute(
+        sa.select(messages.c.id, messages.c.message_id)
+        .where(messages.c.account_id == account_id)
+        .where(~sa.exists().where(message_locations.c.message_id == messages.c.id))
+    )
+    return {r.id: r.message_id for r in rows}
+
+
+def delete_orphans(conn: sa.Connection, account_id: int, keep: Iterable[int] = ()) -> int:
+    """Delete messages of the account that no synced folder holds any more, except
+    `keep` (still in a folder of the mailbox outside the selection)."""
     orphan_ids = (
         sa.select(messages.c.id)
         .where(messages.c.account_id == account_id)
         .where(~sa.exists().where(message_locations.c.message_id == messages.c.id))
     )
+    kept = list(keep)
+    if kept:
+        orphan_ids = orphan_ids.where(messages.c.id.not_in(kept))
     removed = conn.execute(messages.delete().where(messages.c.id.in_(orphan_ids))).rowcount or 0
     if removed:
         refresh_account_threads(conn, account_id)

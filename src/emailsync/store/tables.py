@@ -215,6 +215,19 @@ folders = sa.Table(
     sa.UniqueConstraint("account_id", "name"),
 )
 
+# What past a folder's store has been filled from (store/coverage.py): the oldest
+# INTERNALDATE looked at and the people scope it was read under. A wider "Sync from", a
+# folder newly selected or "all people" after "contacts" is fetched from here.
+folder_coverage = sa.Table(
+    "folder_coverage",
+    metadata,
+    sa.Column(
+        "folder_id", sa.Integer, sa.ForeignKey("folders.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("covered_from", UtcDateTime(), nullable=False),
+    sa.Column("past_scope", sa.String(10), nullable=False),
+)
+
 # A conversation. Its owner is the owner of the account the mail came from; `sharing`
 # decides whether colleagues may see it (domain.privacy). `deal_id` with
 # `deal_link_manual` tells whether the user or the linker chose the deal.

@@ -26,6 +26,7 @@ from emailsync.imap.protocol import ImapSession
 from emailsync.retry import retry_sentence, storage_error
 from emailsync.store import accounts as account_store
 from emailsync.store import blocking, directory, raw, raw_upkeep
+from emailsync.store import coverage as coverage_store
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Account, Folder
 from emailsync.store.crypto import SecretBox
@@ -34,6 +35,7 @@ from emailsync.store.raw import RawFiles
 from emailsync.sync.fetchers import AccountJob, FetchPool
 from emailsync.sync.folder_sync import AccountContext, FolderResult, rescan_folder, sync_folder
 from emailsync.sync.progress import BothProgress, Progress, SilentProgress, StoredProgress
+from emailsync.sync.still_held import held_ids
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +156,10 @@ def _pass(
     rescan: bool = False,
     rescan_for: frozenset[str] | None = None,
 ) -> PassResult:
-    server = session.survey(_asked_about(engine, account, session))
+    with reading(engine) as conn:
+        known = account_store.list_folders(conn, account.id)
+    server = session.survey(_asked_about(known, session))
+    account = _follow_renames(engine, account, session, known, server)
     chosen = set(selected_folders(account.conditions, server))
     names = folders_to_sync(account.conditions, server)
     with engine.begin() as conn:
@@ -168,6 +173,7 @@ def _pass(
         contacts = directory.contact_emails(conn)
         blocked = blocking.patterns(conn, account.user_id)
         forgotten = message_store.forget_folders(conn, account.id, keep=names)
+        covered = coverage_store.for_account(conn, account.id)
     ctx = AccountContext(
         account_id=account.id,
         conditions=account.conditions,
@@ -193,6 +199,7 @@ def _pass(
                     account.conditions, started_at, selected=name in chosen
                 ),
                 progress=progress,
+                covered=covered.get(stored[name].id),
             )
         except (ConnectionSetupError, TransientError):
             raise
@@ -200,8 +207,9 @@ def _pass(
             result.folder_errors[name] = str(exc)
             with engine.begin() as conn:
                 account_store.update_folder(conn, stored[name].id, last_error=str(exc))
+    keep = _still_held(engine, account, session, server, names, result, forgotten)
     with engine.begin() as conn:
-        _finish_pass(conn, account, server, result, forgotten)
+        _finish_pass(conn, account, server, result, forgotten, keep)
         error = "; ".join(f"{k}: {v}" for k, v in result.folder_errors.items()) or None
         account_store.set_state(
             conn,
@@ -216,11 +224,9 @@ def _pass(
     return result
 
 
-def _asked_about(engine: sa.Engine, account: Account, session: ImapSession) -> list[str]:
+def _asked_about(stored: list[Folder], session: ImapSession) -> list[str]:
     """The folders whose STATUS the pass will want (sync_folder: a folder synced before,
     with CONDSTORE; the folder open for IDLE in any case): asked with the folder list."""
-    with reading(engine) as conn:
-        stored = account_store.list_folders(conn, account.id)
     condstore = session.capabilities.condstore
     return [
         f.name
@@ -235,6 +241,7 @@ def _finish_pass(
     server: list[ServerFolder],
     result: PassResult,
     forgotten: int,
+    keep: set[int],
 ) -> None:
     """Learn aliases from new sent mail; delete messages no folder holds any more.
 
@@ -251,9 +258,78 @@ def _finish_pass(
     ]
     changed = forgotten or any(r.removed for r in result.folders.values())
     if len(finishing) == len(remapping) and (changed or finishing):
-        result.orphans_removed = message_store.delete_orphans(conn, account.id)
+        result.orphans_removed = message_store.delete_orphans(conn, account.id, keep=keep)
         for f in finishing:
             account_store.update_folder(conn, f.id, remapping=False)
+
+
+def _follow_renames(
+    engine: sa.Engine,
+    account: Account,
+    session: ImapSession,
+    known: list[Folder],
+    server: list[ServerFolder],
+) -> Account:
+    """A synced folder gone from the list while a folder new to us has its UIDVALIDITY
+    was renamed (Dovecot and most servers keep it on RENAME, RFC 3501 §6.3.5): the
+    folder's row takes the new name, with its cursor and locations, and the selection
+    follows it, so the rename neither loses nor fetches again any of its mail. A
+    UIDVALIDITY shared by two candidates decides nothing (left to still_held.py)."""
+    listed = {f.name for f in server}
+    gone = [f for f in known if f.uidvalidity is not None and f.name not in listed]
+    if not gone:
+        return account
+    names = {f.name for f in known}
+    validity_of: dict[str, int] = {}
+    for candidate in server:
+        if candidate.selectable and candidate.name not in names:
+            try:
+                validity_of[candidate.name] = session.status(candidate.name).uidvalidity
+            except (ConnectionSetupError, TransientError):
+                raise
+            except EmailsyncError:
+                continue
+    renames: dict[int, str] = {}
+    for folder in gone:
+        same = [n for n, v in validity_of.items() if v == folder.uidvalidity]
+        twins = [f for f in gone if f.uidvalidity == folder.uidvalidity]
+        if len(same) == 1 and len(twins) == 1:
+            renames[folder.id] = same[0]
+    if not renames:
+        return account
+    new_name = {f.name: renames[f.id] for f in gone if f.id in renames}
+    conditions = replace(
+        account.conditions, folders=tuple(new_name.get(n, n) for n in account.conditions.folders)
+    )
+    with engine.begin() as conn:
+        for folder_id, name in renames.items():
+            account_store.update_folder(conn, folder_id, name=name)
+        if conditions != account.conditions:
+            account_store.configure(conn, account.id, conditions)
+    return replace(account, conditions=conditions)
+
+
+def _still_held(
+    engine: sa.Engine,
+    account: Account,
+    session: ImapSession,
+    server: list[ServerFolder],
+    names: list[str],
+    result: PassResult,
+    forgotten: int,
+) -> set[int]:
+    """The messages no synced folder holds that a folder of the mailbox still does
+    (sync/still_held.py): read before the clean-up's transaction, only when it may
+    delete, so a pass that changed nothing asks nothing."""
+    changed = forgotten or any(r.removed for r in result.folders.values())
+    with reading(engine) as conn:
+        remapping = any(f.remapping for f in account_store.list_folders(conn, account.id))
+        if not (changed or remapping):
+            return set()
+        unlocated = message_store.unlocated(conn, account.id)
+    if not unlocated:
+        return set()
+    return held_ids(session, server, set(names), unlocated)
 
 
 def _rescan(

@@ -18,6 +18,18 @@ folders.uid_cursor, and it moves in the same transaction as the messages it cove
 Replaying a batch finds its messages by dedup key and its locations by (folder, uid),
 so nothing is doubled; nothing past the cursor was promised, so nothing is lost.
 
+WIDEN (after the rest, on a folder synced before): the conditions now ask for past
+mail the folder's coverage (store/coverage.py) has not read: a wider window, the folder
+newly selected, or all people after contacts. The UIDs behind the cursor in that part
+of the past that the folder does not hold go through the same headers-first path and
+the same write; the coverage moves only after the last of them. Nothing there moves the
+cursor, so a kill resumes by asking again for what is not held; known messages become
+locations by dedup key, so nothing is doubled.
+
+Moved mail: new UIDs older than the folder's window are not fetched, but their headers
+are read first and those the store knows already (moved here from another folder) get
+their location, so the move does not lose the message.
+
 Why headers come first: a light FETCH (dates, sizes, flags, a few header fields)
 decides per message whether the body is needed at all: outside the window, not
 involving a contact (contacts scope), or known already from another folder or before a
@@ -31,13 +43,19 @@ import contextlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 
 from emailsync.domain.blocking import screened_by_block
-from emailsync.domain.conditions import PastScope, SyncConditions
+from emailsync.domain.conditions import (
+    PastScope,
+    SyncConditions,
+    Widening,
+    widening,
+)
 from emailsync.domain.direction import direction
 from emailsync.domain.model import (
     FetchedMessage,
@@ -50,6 +68,7 @@ from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientErro
 from emailsync.imap.protocol import ImapSession
 from emailsync.mime.parse import parse_header_summary, parse_safely
 from emailsync.store import accounts as account_store
+from emailsync.store import coverage as coverage_store
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Folder
 from emailsync.store.db import reading
@@ -116,13 +135,18 @@ def sync_folder(
     *,
     window_start: datetime,
     progress: Progress,
+    covered: coverage_store.Coverage | None = None,
 ) -> FolderResult:
+    """`covered`: the folder's coverage (store/coverage.py), None for none recorded."""
     result = FolderResult()
-    if _unchanged_on_server(session, folder):
+    wider = _wider(ctx, folder, window_start, covered)
+    if wider is None and _unchanged_on_server(session, folder):
         result.completed = True
         return result
     status = session.select(folder.name)
-    folder = _prepare(engine, folder, status, window_start)
+    if folder.uidvalidity != status.uidvalidity:
+        wider = None  # read from UID 1 with the window asked for now
+    folder = _prepare(engine, folder, status, window_start, ctx.conditions.past_scope)
     # New mail first, then the flags and expunges of what was stored before: new mail is
     # what the user waits for, and on a big folder the CHANGEDSINCE scan costs the server
     # milliseconds (50k messages: 3-5 ms). Either order ends in the same state:
@@ -132,7 +156,74 @@ def sync_folder(
     _fetch_new(session, engine, ctx, folder, status, result, progress)
     if folder.uid_cursor > 0:
         _apply_changes(session, engine, folder, status, result)
+    if wider is not None:
+        with reading(engine) as conn:
+            folder = account_store.get_folder(conn, folder.id)  # the cursor just moved
+        _widen(session, engine, ctx, folder, wider, result, progress)
     return result
+
+
+def _wider(
+    ctx: AccountContext,
+    folder: Folder,
+    window_start: datetime,
+    covered: coverage_store.Coverage | None,
+) -> Widening | None:
+    """The past the conditions now ask of a folder synced before and it has not read."""
+    if folder.uidvalidity is None or folder.window_start is None or ctx.only_emails is not None:
+        return None
+    if covered is None:  # synced before coverage was recorded: as it was synced
+        covered = coverage_store.Coverage(folder.window_start, ctx.conditions.past_scope)
+    return widening(
+        covered.covered_from,
+        covered.past_scope,
+        window_start,
+        ctx.conditions.past_scope,
+        ctx.started_at,
+    )
+
+
+def _widen(
+    session: ImapSession,
+    engine: sa.Engine,
+    ctx: AccountContext,
+    folder: Folder,
+    wider: Widening,
+    result: FolderResult,
+    progress: Progress,
+) -> None:
+    """Read the part of the past `wider` names (see WIDEN in the module docstring).
+
+    SEARCH SINCE has day granularity in the server's zone: the UIDs from a day before
+    `since` on, less those from two days after `before` on, are looked at, and their
+    exact INTERNALDATE decides."""
+    since = (wider.since - timedelta(days=1)).date()
+    newer = set(session.search_uids(1, (wider.before + timedelta(days=2)).date()))
+    with reading(engine) as conn:
+        held = set(message_store.folder_uids(conn, folder.id))
+    candidates = [
+        uid
+        for uid in session.search_uids(1, since)
+        if uid <= folder.uid_cursor and uid not in held and uid not in newer
+    ]
+    progress.folder_started(folder.name, len(candidates))
+    scoped = replace(folder, window_start=wider.since)
+    for start in range(0, len(candidates), HEADER_BATCH):
+        batch = candidates[start : start + HEADER_BATCH]
+        metas = [
+            m
+            for m in session.fetch_messages(batch, headers_only=True)
+            if m.internaldate < wider.before
+        ]
+        for group, _end in _plan_groups(engine, ctx, scoped, metas, batch, result):
+            _store_group(session, engine, ctx, folder, group, folder.uid_cursor, result, None)
+        progress.advanced(folder.name, len(batch))
+    with engine.begin() as conn:
+        coverage_store.record(conn, folder.id, wider.since, wider.scope)
+        if folder.window_start is not None and wider.since < folder.window_start:
+            # new UIDs from the wider past (moved or restored mail) are taken from now on
+            account_store.update_folder(conn, folder.id, window_start=wider.since)
+    progress.folder_finished(folder.name)
 
 
 def _unchanged_on_server(session: ImapSession, folder: Folder) -> bool:
@@ -170,20 +261,28 @@ def status_matches(folder: Folder, status: FolderStatus) -> bool:
 
 
 def _prepare(
-    engine: sa.Engine, folder: Folder, status: FolderStatus, window_start: datetime
+    engine: sa.Engine,
+    folder: Folder,
+    status: FolderStatus,
+    window_start: datetime,
+    scope: PastScope,
 ) -> Folder:
     if folder.uidvalidity is not None and folder.uidvalidity == status.uidvalidity:
         return folder  # the usual pass: nothing to record before looking at changes
     with engine.begin() as conn:
         if folder.uidvalidity is None:
+            # START: read from UID 1 with the window asked for now (a folder selected
+            # again after it was left out too: its messages still stored are matched
+            # back by dedup key), which is then what the folder covers
             account_store.update_folder(
                 conn,
                 folder.id,
                 uidvalidity=status.uidvalidity,
                 uid_cursor=0,
-                window_start=folder.window_start or window_start,
+                window_start=window_start,
                 remapping=False,
             )
+            coverage_store.record(conn, folder.id, window_start, scope)
         elif folder.uidvalidity != status.uidvalidity:
             account_store.start_remap(conn, folder.id, status.uidvalidity)
         return account_store.get_folder(conn, folder.id)
@@ -242,6 +341,12 @@ def _fetch_new(
         "last_sync_at": datetime.now(UTC),
         "last_error": None,
     }
+    if status.uidnext > folder.uid_cursor + 1:
+        # A complete pass has looked at every UID below UIDNEXT: those it did not take
+        # were outside the window. Without this the cursor stopped at the last message
+        # taken, and the old mail above it was searched again on every pass with new
+        # mail, and left out of a widening (which reads only UIDs behind the cursor).
+        done_values["uid_cursor"] = status.uidnext - 1
     if folder.highestmodseq is None or folder.uid_cursor == 0:
         # Nothing stored yet whose flags could change (_apply_changes ran otherwise and
         # recorded it): without this, a folder first seen empty kept its first
@@ -253,8 +358,14 @@ def _fetch_new(
         candidates: list[int] = []
     elif _few_new(folder, status):
         candidates, sizes = _few_candidates(session, folder)
+        taken = set(candidates)  # `sizes` names every new UID, old ones too
+        _locate_moved(session, engine, ctx, folder, sorted(set(sizes) - taken), result)
     else:
         candidates = _candidates(session, folder)
+        if folder.uid_cursor > 0 and not folder.remapping:
+            taken = set(candidates)
+            older = [u for u in session.search_uids(folder.uid_cursor + 1) if u not in taken]
+            _locate_moved(session, engine, ctx, folder, older, result)
     progress.folder_started(folder.name, len(candidates))
     if not candidates:
         if not nothing_new or folder.highestmodseq != status.highestmodseq:
@@ -544,12 +655,36 @@ def _few_new(folder: Folder, status: FolderStatus) -> bool:
 
 def _few_candidates(session: ImapSession, folder: Folder) -> tuple[list[int], dict[int, int]]:
     """What `_candidates` finds (INTERNALDATE from a day before the window, as its SEARCH
-    SINCE asks), with the sizes `_planned_batches` would ask for next."""
+    SINCE asks), with the sizes `_planned_batches` would ask for next (of every new UID,
+    those older than the window too: `_locate_moved` looks at them)."""
     assert folder.window_start is not None
     since = folder.window_start - timedelta(days=1)
     found = session.new_messages_from(folder.uid_cursor + 1)
     candidates = sorted(uid for uid, (_size, arrived) in found.items() if arrived >= since)
     return candidates, {uid: size for uid, (size, _arrived) in found.items()}
+
+
+def _locate_moved(
+    session: ImapSession,
+    engine: sa.Engine,
+    ctx: AccountContext,
+    folder: Folder,
+    uids: list[int],
+    result: FolderResult,
+) -> None:
+    """New UIDs older than the folder's window are not fetched; but one the store knows
+    already was moved or copied here from another folder (its INTERNALDATE travels with
+    it), and gets its location, so that the other folder's expunge does not remove it.
+    Only locations are written, the cursor stays: replayed after a kill, the locations
+    are found by (folder, uid) and not doubled."""
+    for start in range(0, len(uids), HEADER_BATCH):
+        metas = session.fetch_messages(uids[start : start + HEADER_BATCH], headers_only=True)
+        keyed = [(message_store.dedup_key(_summary(m).message_id, None), m) for m in metas]
+        with reading(engine) as conn:
+            known = message_store.known_keys(conn, ctx.account_id, [k for k, _ in keyed if k])
+        locations = [message_store.NewLocation(k, m) for k, m in keyed if k and k in known]
+        if locations:
+            _write(engine, ctx, folder, [], locations, folder.uid_cursor, result, None)
 
 
 def _candidates(session: ImapSession, folder: Folder) -> list[int]:
@@ -690,7 +825,10 @@ def _write(
     result: FolderResult,
     done_values: dict[str, object] | None,
 ) -> None:
-    """One transaction: the messages, their locations and the cursor that covers them."""
+    """One transaction: the messages, their locations and the cursor that covers them
+    (the last write of a pass: every UID below UIDNEXT, see `_fetch_new`)."""
+    if done_values is not None and "uid_cursor" in done_values:
+        cursor = max(cursor, cast(int, done_values["uid_cursor"]))
     with engine.begin() as conn:
         created = message_store.write_batch(
             conn,

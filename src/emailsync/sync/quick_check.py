@@ -182,7 +182,18 @@ def _read(db: sqlite3.Connection, ref: str) -> _Stored:
         raise Declined(f"{len(rows)} accounts match {ref!r}")
     account = dict(rows[0])
     folders = db.execute("SELECT * FROM folders WHERE account_id = ?", (account["id"],))
-    return _Stored(account, {f["name"]: dict(f) for f in folders})
+    by_name = {f["name"]: dict(f) for f in folders}
+    covered = {
+        r["folder_id"]: (r["covered_from"], r["past_scope"])
+        for r in db.execute(
+            "SELECT c.* FROM folder_coverage c JOIN folders f ON f.id = c.folder_id"
+            " WHERE f.account_id = ?",
+            (account["id"],),
+        )
+    }
+    for f in by_name.values():
+        f["coverage"] = covered.get(f["id"])
+    return _Stored(account, by_name)
 
 
 def _conditions(account: dict[str, Any]) -> SyncConditions:
@@ -251,6 +262,7 @@ def _ask_server(settings: Settings, stored: _Stored) -> list[str]:
         server, statuses = _ask(imap, reply, synced)
         names = folders_to_sync(conditions, server)
         _compare_folders(stored, server, names)
+        _check_coverage(stored, conditions, server, names)
         _compare_status(stored, names, statuses)
         return names
     finally:
@@ -358,6 +370,32 @@ def _compare_folders(stored: _Stored, server: list[ServerFolder], names: list[st
             raise Declined(f"{name!r} was never synced")
         if row["last_error"] is not None:
             raise Declined(f"{name!r} failed last time")
+
+
+def _check_coverage(
+    stored: _Stored, conditions: SyncConditions, server: list[ServerFolder], names: list[str]
+) -> None:
+    """A folder whose past the conditions now ask more of than it covers (a wider window,
+    newly selected, all people after contacts): the normal pass widens it
+    (store/coverage.py, sync/folder_sync.py)."""
+    from emailsync.domain.conditions import (
+        PastScope,
+        folder_window_start,
+        selected_folders,
+        widening,
+    )
+
+    def utc(value: str) -> datetime:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+    started = utc(stored.account["sync_started_at"])
+    chosen = set(selected_folders(conditions, server))
+    for name in names:
+        row = stored.folders[name]
+        covered_from, scope = row["coverage"] or (row["window_start"], conditions.past_scope)
+        want = folder_window_start(conditions, started, selected=name in chosen)
+        if widening(utc(covered_from), PastScope(scope), want, conditions.past_scope, started):
+            raise Declined(f"{name!r} has past mail to bring in")
 
 
 def _compare_status(stored: _Stored, names: list[str], statuses: dict[str, dict[str, int]]) -> None:

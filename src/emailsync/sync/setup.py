@@ -16,6 +16,7 @@ from emailsync.config import Settings
 from emailsync.domain.addresses import normalize_email
 from emailsync.domain.conditions import (
     SyncConditions,
+    change_notes,
     folder_window_start,
     folders_to_sync,
     selected_folders,
@@ -132,6 +133,16 @@ def reconnect(settings: Settings, engine: sa.Engine, account: Account, password:
             conn, account.id, box.encrypt(password, context=account.password_context())
         )
         account_store.set_state(conn, account.id, AccountState.ACTIVE, error=None)
+
+
+def save_conditions(conn: sa.Connection, account: Account, conditions: SyncConditions) -> list[str]:
+    """Save the account's conditions; returns what the change does to mail already synced,
+    one sentence each, for `accounts configure` and the web to show (empty before the
+    first sync, when nothing is stored yet). The sync does the rest: a wider choice is
+    fetched by the next pass (store/coverage.py), a narrower one keeps what is stored."""
+    notes = change_notes(account.conditions, conditions) if account.sync_started_at else []
+    account_store.configure(conn, account.id, conditions)
+    return notes
 
 
 @dataclass(frozen=True, slots=True)
