@@ -99,8 +99,6 @@ def connect(
         password=password,
     )
     account, _ = setup.add_account(settings, engine, request)
-    with engine.begin() as conn:
-        account_store.set_state(conn, account.id, AccountState.SETUP)
     return own_account(engine, user_id, account.id)
 
 

@@ -120,14 +120,40 @@ def create_account(
     smtp: Endpoint | None,
     username: str,
     conditions: SyncConditions,
+    state: AccountState,
 ) -> int:
     """Insert the account row; the caller stores the encrypted password right after,
-    in the same transaction, because the ciphertext is bound to the new id."""
+    in the same transaction, because the ciphertext is bound to the new id.
+
+    A mailbox is connected once: a second CRM user connecting the same mailbox (same
+    IMAP server and login) is refused with a sentence naming who connected it, rather
+    than storing every message twice with two privacy settings. Sharing threads, or an
+    admin moving the account (`accounts move`), is the way to let a colleague see it."""
     exists = conn.execute(
         sa.select(accounts.c.id).where(accounts.c.user_id == user_id, accounts.c.email == email)
     ).first()
     if exists:
         raise UsageError(f"{email} is connected already (account {exists.id})")
+    held = conn.execute(
+        sa.select(accounts.c.id, users.c.email, users.c.name)
+        .join(users, users.c.id == accounts.c.user_id)
+        .where(
+            accounts.c.user_id != user_id,
+            accounts.c.state != AccountState.REMOVED,
+            sa.func.lower(accounts.c.imap_host) == imap.host.lower().rstrip("."),
+            sa.or_(
+                sa.func.lower(accounts.c.username) == username.lower(),
+                sa.func.lower(accounts.c.email) == email.lower(),
+            ),
+        )
+    ).first()
+    if held:
+        who = f"{held.name} ({held.email})" if held.name else held.email
+        raise UsageError(
+            f"{email} on {imap.host} is already connected by {who} (account {held.id}): "
+            "a mailbox is synced once. Ask them to share its threads with you, or an admin "
+            f"to move it with `emailsync accounts move {held.id} --user YOUR-EMAIL`"
+        )
     key = conn.execute(
         accounts.insert().values(
             user_id=user_id,
@@ -147,7 +173,7 @@ def create_account(
             future_mode=conditions.future.value,
             track_opens=conditions.track_opens,
             track_links=conditions.track_links,
-            state="new",
+            state=state,
             created_at=datetime.now(UTC),
         )
     ).inserted_primary_key

@@ -97,7 +97,9 @@ def add_account(
     request: ConnectRequest,
     conditions: SyncConditions | None = None,
 ) -> tuple[Account, list[ServerFolder]]:
-    """Test the login, then save the account with its password encrypted at rest."""
+    """Test the login, then save the account with its password encrypted at rest. Given
+    `conditions` it is ready to sync ("new"); without, it waits in "setup" until the user
+    has chosen them, so no worker syncs it with defaults nobody chose."""
     folders = check_login(settings, request)
     email = _check(request)
     box = SecretBox.from_settings(settings)
@@ -110,6 +112,8 @@ def add_account(
             smtp=request.smtp,
             username=request.username or email,
             conditions=conditions or SyncConditions(),
+            # Without conditions it waits for the user to choose them: no worker starts it.
+            state=AccountState.SETUP if conditions is None else AccountState.NEW,
         )
         account = account_store.find_account(conn, str(account_id))
         account_store.set_password_secret(
