@@ -437,7 +437,7 @@ def _quick_sync_once(argv: list[str]) -> bool:
         result = quick_pass(account)
     except Declined:
         return False
-    from emailsync.sync.terminal import progress_for_terminal
+    from emailsync.commands.terminal import progress_for_terminal
 
     with progress_for_terminal() as progress:  # the bars a pass that found nothing draws
         for name in result.folders:
@@ -450,7 +450,7 @@ def _quick_sync_once(argv: list[str]) -> bool:
 def _sync(args: argparse.Namespace) -> None:
     from emailsync.store import accounts as account_store
     from emailsync.sync.account_sync import sync_account
-    from emailsync.sync.terminal import progress_for_terminal
+    from emailsync.commands.terminal import progress_for_terminal
 
     settings, engine = _context()
     with reading(engine) as conn:
