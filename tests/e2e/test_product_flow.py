@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from emailsync import auth
+from emailsync.services import users as auth
 from emailsync.store import accounts as account_store
 from emailsync.store import directory
 from support.dovecot import DovecotServer

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from websupport import Site, csrf_of
 
-from emailsync import auth
+from emailsync.services import users as auth
 from emailsync.config import Settings
 from emailsync.domain.model import Address, FetchedMessage, ParsedMessage, Participants
 from emailsync.store import messages as message_store

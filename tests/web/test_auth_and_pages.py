@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from websupport import PASSWORD, Site, csrf_of, sign_in
 
-from emailsync import auth
+from emailsync.services import users as auth
 
 
 def test_pages_send_a_visitor_without_a_session_to_sign_in(site: Site) -> None:

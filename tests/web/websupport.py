@@ -15,7 +15,7 @@ if _TESTS_DIR not in sys.path:
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from emailsync import auth  # noqa: E402
+from emailsync.services import users as auth  # noqa: E402
 from emailsync.config import Settings  # noqa: E402
 from emailsync.store import directory  # noqa: E402
 from emailsync.web.app import create_app  # noqa: E402

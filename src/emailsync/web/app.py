@@ -24,7 +24,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from emailsync import auth
+from emailsync.services import users as auth
 from emailsync.config import Settings
 from emailsync.errors import EmailsyncError
 from emailsync.web.accounts import NotFound

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from emailsync import auth
+from emailsync.services import users as auth
 from emailsync.domain.conditions import DEFAULT_ROLES, SyncConditions
 from emailsync.errors import EmailsyncError
 from emailsync.providers import BY_KEY, PRESETS
