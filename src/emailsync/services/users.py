@@ -1,4 +1,4 @@
-"""Who is asking: passwords, API tokens and the login throttle.
+"""Who is asking: passwords, API tokens and the login throttle (the rows: store.users).
 
 Passwords are hashed with Argon2id (argon2-cffi's defaults); a hash made with older
 parameters is accepted and can be upgraded by the caller (`needs_rehash`). API tokens are
@@ -11,12 +11,12 @@ serve`); several web processes would each count on their own (up to N x the limi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import threading
 import time
 from collections import deque
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -24,17 +24,22 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from emailsync.domain.addresses import normalize_email
 from emailsync.errors import UsageError
+from emailsync.store import users as user_store
 from emailsync.store.db import reading
 from emailsync.store.directory import User
-from emailsync.store.tables import api_tokens, users
 
 MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "es_"
 
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so a wrong email costs as long as a wrong
-# password and response times do not tell which addresses have an account.
-_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so a wrong email costs as long as a
+    wrong password and response times do not tell which addresses have an account. Made
+    on first use: hashing at import cost every CLI command a quarter second."""
+    return _hasher.hash("not a real password")
 
 
 def hash_password(password: str) -> str:
@@ -53,38 +58,28 @@ def set_password(engine: sa.Engine, user_id: int, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UsageError(f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters")
     with engine.begin() as conn:
-        done = conn.execute(
-            users.update()
-            .where(users.c.id == user_id)
-            .values(password_hash=hash_password(password))
-        )
-        if done.rowcount == 0:
+        if not user_store.set_password_hash(conn, user_id, hash_password(password)):
             raise UsageError(f"No user with id {user_id}")
 
 
 def authenticate(engine: sa.Engine, email: str, password: str) -> User | None:
     """The user with this email and password, or None (the same for either mistake)."""
     with reading(engine) as conn:
-        row = conn.execute(sa.select(users).where(users.c.email == normalize_email(email))).first()
-    if row is None or not row.password_hash:
-        verify_password(_DUMMY_HASH, password)
+        found = user_store.credentials_by_email(conn, email)
+    if found is None or not found.password_hash:
+        verify_password(_dummy_hash(), password)
         return None
-    if not verify_password(row.password_hash, password):
+    if not verify_password(found.password_hash, password):
         return None
-    if _hasher.check_needs_rehash(row.password_hash):
+    if _hasher.check_needs_rehash(found.password_hash):
         with engine.begin() as conn:
-            conn.execute(
-                users.update()
-                .where(users.c.id == row.id)
-                .values(password_hash=hash_password(password))
-            )
-    return User(row.id, row.email, row.name)
+            user_store.set_password_hash(conn, found.user.id, hash_password(password))
+    return found.user
 
 
 def get_user(engine: sa.Engine, user_id: int) -> User | None:
     with reading(engine) as conn:
-        row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
-    return None if row is None else User(row.id, row.email, row.name)
+        return user_store.get_user(conn, user_id)
 
 
 def _token_hash(token: str) -> str:
@@ -95,16 +90,9 @@ def create_api_token(engine: sa.Engine, user_id: int, name: str) -> str:
     """A new bearer token for the user. Returned once; only its hash is kept."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as conn:
-        if conn.execute(sa.select(users.c.id).where(users.c.id == user_id)).first() is None:
+        if not user_store.user_exists(conn, user_id):
             raise UsageError(f"No user with id {user_id}")
-        conn.execute(
-            api_tokens.insert().values(
-                user_id=user_id,
-                name=name,
-                token_hash=_token_hash(token),
-                created_at=datetime.now(UTC),
-            )
-        )
+        user_store.add_token(conn, user_id, name, _token_hash(token))
     return token
 
 
@@ -112,21 +100,8 @@ def user_for_token(engine: sa.Engine, token: str) -> User | None:
     """The owner of a bearer token, or None. Notes when the token was last used."""
     if not token or not token.startswith(TOKEN_PREFIX):
         return None
-    digest = _token_hash(token)
     with engine.begin() as conn:
-        row = conn.execute(
-            sa.select(users.c.id, users.c.email, users.c.name, api_tokens.c.id.label("token_id"))
-            .join(api_tokens, api_tokens.c.user_id == users.c.id)
-            .where(api_tokens.c.token_hash == digest)
-        ).first()
-        if row is None:
-            return None
-        conn.execute(
-            api_tokens.update()
-            .where(api_tokens.c.id == row.token_id)
-            .values(last_used_at=datetime.now(UTC))
-        )
-    return User(row.id, row.email, row.name)
+        return user_store.use_token(conn, _token_hash(token))
 
 
 class LoginThrottle:
@@ -138,6 +113,7 @@ class LoginThrottle:
         self._failures: dict[tuple[str, str], deque[float]] = {}
         self._lock = threading.Lock()
         self._clock = time.monotonic
+        _dummy_hash()  # made now, so that the first unknown email is not the slow one
 
     def _recent(self, key: tuple[str, str]) -> deque[float]:
         now = self._clock()
