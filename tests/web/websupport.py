@@ -15,8 +15,8 @@ if _TESTS_DIR not in sys.path:
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from emailsync.services import users as auth  # noqa: E402
 from emailsync.config import Settings  # noqa: E402
+from emailsync.services import users as auth  # noqa: E402
 from emailsync.store import directory  # noqa: E402
 from emailsync.web.app import create_app  # noqa: E402
 from support.dovecot import DovecotServer  # noqa: E402

@@ -24,9 +24,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from emailsync.services import users as auth
 from emailsync.config import Settings
 from emailsync.errors import EmailsyncError
+from emailsync.services import users as auth
 from emailsync.web.accounts import NotFound
 from emailsync.web.security import LoginRequired, csrf_token, session_secret
 

@@ -15,10 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from emailsync.services import users as auth
 from emailsync.domain.conditions import DEFAULT_ROLES, SyncConditions
 from emailsync.errors import EmailsyncError
 from emailsync.providers import BY_KEY, PRESETS
+from emailsync.services import users as auth
 from emailsync.store.accounts import Account
 from emailsync.store.directory import User
 from emailsync.web import accounts as svc
