@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from emailsync.config import Settings
 from emailsync.store import directory
-from emailsync.store.conversations import relink_deals
 from emailsync.store.db import open_database, reading
+from emailsync.store.links import relink_deals
 
 __all__ = ["context", "print_json", "reading", "relink", "table", "user_id"]
 
@@ -40,6 +40,6 @@ def user_id(engine: sa.Engine, email: str | None) -> int | None:
 
 
 def relink(engine: sa.Engine, emails: Iterable[str] | None = None) -> int:
-    """Retroactive deal links after a CRM change (relink_deals), committed."""
+    """Retroactive deal links after a CRM change (store.links.relink_deals), committed."""
     with engine.begin() as conn:
         return relink_deals(conn, emails)

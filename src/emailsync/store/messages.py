@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from emailsync.domain.model import FetchedMessage, ParsedMessage
 from emailsync.domain.threading import MessageNode, subject_key
 from emailsync.store.bulk import insert_many
-from emailsync.store.conversations import auto_link_deals
 from emailsync.store.db import allocate_ids
+from emailsync.store.links import auto_link_deals
 from emailsync.store.raw import RawFiles, RawSpot
 from emailsync.store.tables import (
     accounts,
