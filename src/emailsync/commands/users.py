@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from emailsync.services.users import create_api_token, set_password
 from emailsync.commands.common import context, print_json, table
 from emailsync.errors import UsageError
+from emailsync.services.users import create_api_token, set_password
 from emailsync.store import directory
 
 
