@@ -497,6 +497,7 @@ def list_messages(
     for r in rows:
         addrs = r.addresses or {}
         thread = links.get(r.thread_id)
+        deal = thread.deal_of_message(r.internaldate) if thread else None  # won before: None
         flags = sorted({f for _, fl in locations.get(r.id, []) for f in fl.split() if f})
         result.append(
             {
@@ -521,11 +522,7 @@ def list_messages(
                 "organisations": [
                     {"id": o.id, "name": o.name} for o in (thread.organisations if thread else [])
                 ],
-                "deal": (
-                    {"id": thread.deal.id, "title": thread.deal.name}
-                    if thread and thread.deal
-                    else None
-                ),
+                "deal": {"id": deal.id, "title": deal.name} if deal else None,
                 "size": r.size,
                 "attachments": [a["filename"] for a in r.attachments],
                 "defects": r.defects,
