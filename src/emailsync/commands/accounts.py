@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from emailsync.commands.common import context, print_json, reading, table
+from emailsync.domain.addresses import normalize_email
 from emailsync.domain.conditions import FutureMode, PastScope, folders_to_sync, in_display_order
 from emailsync.domain.window import SyncFrom
 from emailsync.errors import UsageError
@@ -56,6 +57,7 @@ def register(sub: Any) -> None:
     a = accounts.add_parser("aliases", help="addresses that count as the account's owner")
     a.add_argument("account", metavar="ACCOUNT")
     a.add_argument("--add", action="append", default=[], metavar="EMAIL")
+    a.add_argument("--remove", action="append", default=[], metavar="EMAIL")
     a.add_argument("--json", action="store_true")
     a.set_defaults(handler=_aliases)
     a = accounts.add_parser("sharing", help="default sharing of the account's future mail")
@@ -210,6 +212,14 @@ def _aliases(args: argparse.Namespace) -> None:
     with engine.begin() as conn:
         account = account_store.find_account(conn, args.account)
         aliases = account_store.add_aliases(conn, account.id, set(args.add))
+        unknown = sorted({normalize_email(e) for e in args.remove} - set(aliases))
+        if unknown:
+            raise UsageError(
+                f"{account.email} has no alias {unknown[0]}; its aliases are: "
+                f"{', '.join(aliases) or 'none'}"
+            )
+        if args.remove:
+            aliases = account_store.remove_aliases(conn, account.id, set(args.remove))
     if args.json:
         print_json(list(aliases))
     else:
