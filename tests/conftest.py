@@ -1,21 +1,19 @@
-"""Fixtures shared by all tests: real Dovecot servers, test users, the mail corpus."""
+"""Fixtures shared by all tests: real Dovecot servers and test users (the mail corpora:
+support/corpus.py)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-_TESTS_DIR = Path(__file__).resolve().parent
-if str(_TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(_TESTS_DIR))
+from support.dovecot import DOVECOT, DovecotServer
 
-from support.dovecot import DOVECOT, DovecotServer  # noqa: E402
+_TESTS_DIR = Path(__file__).resolve().parent
 
 REPO_ROOT = _TESTS_DIR.parent
 
@@ -51,9 +49,3 @@ def dovecot_basic() -> Iterator[DovecotServer]:
 def imap_user(dovecot: DovecotServer) -> str:
     """A fresh user (password "secret") on `dovecot`, with an empty mailbox."""
     return dovecot.add_user(f"u{uuid.uuid4().hex[:12]}")
-
-
-@pytest.fixture(scope="session")
-def corpus_dir() -> Path:
-    """Sample messages in ../shared/corpus, beside the repository checkout."""
-    return REPO_ROOT.parent / "shared" / "corpus"

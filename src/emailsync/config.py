@@ -1,25 +1,40 @@
-"""Where emailsync keeps its data, read once from the environment.
+"""Every setting emailsync takes from the environment, read once, in this module only.
 
-EMAILSYNC_HOME          data directory (default ./emailsync-data): SQLite file, secret key
-EMAILSYNC_DATABASE_URL  SQLAlchemy URL; default sqlite:///$EMAILSYNC_HOME/emailsync.db
-EMAILSYNC_SECRET_KEYS   comma-separated Fernet keys, newest first (else $HOME/secret.key)
-EMAILSYNC_CA_FILE       extra CA bundle trusted for IMAP/SMTP TLS (private CAs, tests)
-EMAILSYNC_RAW_STORE     where raw messages live: "files" ($EMAILSYNC_HOME/raw, the default
-                        with SQLite) or "database" (the default with PostgreSQL, so every
-                        machine of a multi-machine setup sees them)
+EMAILSYNC_HOME            data directory (default ./emailsync-data): SQLite file, keys, raw
+EMAILSYNC_DATABASE_URL    SQLAlchemy URL; default sqlite:///$EMAILSYNC_HOME/emailsync.db
+EMAILSYNC_SECRET_KEYS     comma-separated Fernet keys, newest first (else $HOME/secret.key)
+EMAILSYNC_CA_FILE         extra CA bundle trusted for IMAP/SMTP TLS (private CAs, tests)
+EMAILSYNC_RAW_STORE       where raw messages live: "files" ($EMAILSYNC_HOME/raw, the default
+                          with SQLite) or "database" (the default with PostgreSQL, so every
+                          machine of a multi-machine setup sees them)
+EMAILSYNC_SESSION_KEY     key that signs the web app's session cookies (else
+                          $EMAILSYNC_HOME/web-session.key, created on first use); set it
+                          to the same value on every web server behind one address
+EMAILSYNC_SECURE_COOKIES  "1" adds the Secure flag to the session cookie (behind TLS)
+CI                        set (by CI services): no progress bars, even on a terminal
+
+Nothing else in src/ reads the environment. This module imports only the standard
+library and errors.py, so the quick no-change check (sync/quick_check.py) can use it
+without loading SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from emailsync.errors import UsageError
 
-if TYPE_CHECKING:
-    from emailsync.store.raw import RawFiles
+HOME = "EMAILSYNC_HOME"
+DATABASE_URL = "EMAILSYNC_DATABASE_URL"
+SECRET_KEYS = "EMAILSYNC_SECRET_KEYS"
+CA_FILE = "EMAILSYNC_CA_FILE"
+RAW_STORE = "EMAILSYNC_RAW_STORE"
+SESSION_KEY = "EMAILSYNC_SESSION_KEY"
+SECURE_COOKIES = "EMAILSYNC_SECURE_COOKIES"
+RAW_STORES = ("files", "database")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,32 +43,35 @@ class Settings:
     database_url: str
     ca_file: str | None
     raw_store: str = "files"
+    secret_keys: tuple[str, ...] = ()  # newest first; empty: $home/secret.key
+    session_key: str | None = None  # None: $home/web-session.key
+    secure_cookies: bool = False
 
     @classmethod
-    def from_environment(cls) -> Settings:
-        home = Path(os.environ.get("EMAILSYNC_HOME") or "emailsync-data").resolve()
-        url = os.environ.get("EMAILSYNC_DATABASE_URL") or f"sqlite:///{home / 'emailsync.db'}"
-        raw_store = os.environ.get("EMAILSYNC_RAW_STORE") or (
-            "files" if url.startswith("sqlite") else "database"
-        )
-        if raw_store not in ("files", "database"):
-            raise UsageError(f"EMAILSYNC_RAW_STORE must be files or database, not {raw_store!r}")
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get(HOME) or "emailsync-data").resolve()
+        url = env.get(DATABASE_URL) or f"sqlite:///{home / 'emailsync.db'}"
+        raw_store = env.get(RAW_STORE) or ("files" if url.startswith("sqlite") else "database")
+        if raw_store not in RAW_STORES:
+            raise UsageError(f"{RAW_STORE} must be files or database, not {raw_store!r}")
+        keys = tuple(part.strip() for part in env.get(SECRET_KEYS, "").split(",") if part.strip())
         return cls(
             home=home,
             database_url=url,
-            ca_file=os.environ.get("EMAILSYNC_CA_FILE"),
+            ca_file=env.get(CA_FILE) or None,
             raw_store=raw_store,
+            secret_keys=keys,
+            session_key=env.get(SESSION_KEY, "").strip() or None,
+            secure_cookies=env.get(SECURE_COOKIES, "") == "1",
         )
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    @property
-    def raw_files(self) -> RawFiles | None:
-        """Where raw messages are written as files; None: in the database."""
-        if self.raw_store != "files":
-            return None
-        from emailsync.store.raw import RawFiles
 
-        return RawFiles(self.home / "raw")
+def in_ci(environ: Mapping[str, str] | None = None) -> bool:
+    """True under a CI service ($CI set): the CLI draws no progress bars there."""
+    env = os.environ if environ is None else environ
+    return bool(env.get("CI"))

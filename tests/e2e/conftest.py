@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,15 +15,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-_TESTS_DIR = str(Path(__file__).resolve().parents[1])
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
-
-from emailsync.config import Settings  # noqa: E402
-from emailsync.runtime.product import Supervisor  # noqa: E402
-from emailsync.store.db import open_database  # noqa: E402
-from emailsync.web.app import create_app  # noqa: E402
-from support.dovecot import DovecotServer  # noqa: E402
+from emailsync.config import Settings
+from emailsync.serve import Supervisor
+from emailsync.store.db import open_database
+from emailsync.web.app import create_app
+from support.dovecot import DovecotServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-# Helpers live in tests/support and are imported as `support.*`. pytest's default import
-# mode puts tests/ on sys.path once tests/conftest.py exists; this makes it independent
-# of that.
-_TESTS_DIR = str(Path(__file__).resolve().parents[1])
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
-
-from support.dovecot import DovecotServer  # noqa: E402
-from support.harness import Harness  # noqa: E402
-from support.postgres import PostgresServer, find_postgres_bindir  # noqa: E402
+# Helpers live in tests/support and are imported as `support.*` (pyproject.toml puts
+# tests/ on pytest's pythonpath).
+from support.dovecot import DovecotServer
+from support.harness import Harness
+from support.postgres import PostgresServer, find_postgres_bindir
 
 
 def _in_ci() -> bool:

@@ -142,7 +142,7 @@ def test_a_fetcher_losing_its_connection_keeps_the_batches_before_it(
     harness: Harness, dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On a big pass the bodies come over the fetchers' own connections
-    (runtime/fetch_pool.py). One of them dropped mid-FETCH: the pass reports it, the
+    (sync/fetchers.py). One of them dropped mid-FETCH: the pass reports it, the
     batches before the failed one are committed, none after, and the next run ends with
     every message exactly once."""
     from emailsync.sync import folder_sync

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from emailsync.config import Settings
 from emailsync.domain.model import FolderRole
 from emailsync.errors import (
     AuthenticationError,
@@ -95,11 +96,15 @@ def test_implicit_tls(dovecot: DovecotServer, imap_user: str) -> None:
         assert s.select("INBOX").exists == 0
 
 
-def test_ca_file_from_environment_is_trusted(
+def test_ca_file_from_settings_is_trusted(
     dovecot: DovecotServer, imap_user: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """EMAILSYNC_CA_FILE reaches TLS through Settings, the one reader of the environment."""
     monkeypatch.setenv("EMAILSYNC_CA_FILE", dovecot.cafile)
-    with connect(dovecot.host, dovecot.tls_port, "ssl", imap_user, "secret", email=EMAIL) as s:
+    cafile = Settings.from_environment().ca_file
+    with connect(
+        dovecot.host, dovecot.tls_port, "ssl", imap_user, "secret", email=EMAIL, cafile=cafile
+    ) as s:
         assert s.capabilities.idle
 
 

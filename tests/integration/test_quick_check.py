@@ -351,15 +351,14 @@ def test_a_schema_behind_the_newest_migration_is_left_to_the_normal_pass(
         quick_pass(account)
 
 
-# -- what the check copies from modules it may not import, kept in step -------------------
+# -- what the check shares with the store, from one SQLAlchemy-free home -------------------
 
 
-def test_it_reads_the_newest_migration_user_states_and_password_context_as_the_store() -> None:
+def test_it_reads_the_newest_migration_and_password_context_as_the_store() -> None:
     from emailsync.domain.conditions import SyncConditions
     from emailsync.store import accounts, db
 
     assert quick_check.head_revision() == db.head_revision()
-    assert quick_check.USER_STATES == accounts.USER_STATES
     account = accounts.Account(
         id=7, user_id=1, user_email="", email="", imap=accounts.Endpoint("h", 1, "ssl"),
         smtp=None, username="", password_secret="", aliases=(),
@@ -407,37 +406,6 @@ def test_list_answers_read_as_imapclient_and_the_session_read_them() -> None:
     server = quick_check.parse_list(list(LIST_LINES))
     assert server == expected
     assert {f.name for f in server} >= {'Clients "VIP" & Été', "日本語", "2024", "back\\slash"}
-
-
-@pytest.mark.parametrize(
-    "name", ["INBOX", "&-", "a&-b", "&AMk-t&AOk-", "&ZeVnLIqe-", "x&AOk-y&AOk-z", "&2D3eAA-"]
-)
-def test_modified_utf7_decodes_as_imapclient(name: str) -> None:
-    from imapclient.imap_utf7 import decode
-
-    assert quick_check.decode_modified_utf7(name.encode()) == decode(name.encode())
-
-
-@pytest.mark.parametrize(
-    "name", ["INBOX", "Sent Items", "A & B", 'Clients "VIP" & Été', "日本語", "x~y", "🙂 ok", ""]
-)
-def test_modified_utf7_encodes_as_imapclient(name: str) -> None:
-    from imapclient.imap_utf7 import encode
-
-    assert quick_check.encode_modified_utf7(name) == encode(name)
-    assert quick_check.decode_modified_utf7(encode(name)) == name
-
-
-def test_status_answers_are_read_by_mailbox_name() -> None:
-    """RFC 3501 §7.2.4, as Dovecot sends them (quoted when needed, items in any order)."""
-    lines = [
-        b"INBOX (UIDNEXT 31 UIDVALIDITY 17 HIGHESTMODSEQ 40 MESSAGES 30)",
-        rb'"Clients \"VIP\" &- &AMk-t&AOk-" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY 18 HIGHESTMODSEQ 3)',
-    ]
-    assert quick_check.parse_status(lines) == {
-        "INBOX": {"UIDNEXT": 31, "UIDVALIDITY": 17, "HIGHESTMODSEQ": 40, "MESSAGES": 30},
-        'Clients "VIP" & Été': {"MESSAGES": 1, "UIDNEXT": 2, "UIDVALIDITY": 18, "HIGHESTMODSEQ": 3},
-    }
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from emailsync.cli import main
+from emailsync.store.raw import raw_files
 
 
 @dataclass
@@ -112,6 +113,6 @@ class Harness:
         try:
             with reading(engine) as conn:
                 rows = conn.execute(sa.select(messages.c.id, messages.c.raw_sha256)).all()
-                return {r.raw_sha256: raw_message(conn, r.id, settings.raw_files) for r in rows}
+                return {r.raw_sha256: raw_message(conn, r.id, raw_files(settings)) for r in rows}
         finally:
             engine.dispose()

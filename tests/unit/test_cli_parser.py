@@ -20,6 +20,7 @@ COMMAND_LINES = [
     ["sync", "m@example.com", "--backfill-contact", "b@example.com"],
     ["messages", "list", "--account", "1", "--json"],
     ["messages", "why", "7", "--user", "a@example.com"],
+    ["messages", "why-not", "<a@b>", "--account", "1", "--json"],
     ["orgs", "add", "Acme", "--domain", "acme.com"],
     ["deals", "update", "2", "--status", "won"],
     ["threads", "link", "4", "--user", "a@example.com", "--deal", "2"],

@@ -9,13 +9,17 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from emailsync.config import Settings
 from emailsync.errors import EmailsyncError
 from emailsync.store.crypto import ENV_VAR, KEY_FILE_NAME, SecretBox
 
 
-@pytest.fixture(autouse=True)
-def _no_env_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(ENV_VAR, raising=False)
+def box_for(home: Path, keys: str | None = None) -> SecretBox:
+    """The box the product opens for this environment (EMAILSYNC_SECRET_KEYS = `keys`)."""
+    environ = {"EMAILSYNC_HOME": str(home)}
+    if keys is not None:
+        environ[ENV_VAR] = keys
+    return SecretBox.from_settings(Settings.from_environment(environ))
 
 
 def test_round_trip() -> None:
@@ -66,14 +70,14 @@ def test_repr_does_not_show_keys() -> None:
 
 def test_key_file_is_created_0600_and_reused(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    box = SecretBox.from_environment(home)
+    box = box_for(home)
     key_file = home / KEY_FILE_NAME
     assert key_file.exists()
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     content = key_file.read_bytes()
 
     token = box.encrypt("secret", context="a")
-    again = SecretBox.from_environment(home)
+    again = box_for(home)
     assert key_file.read_bytes() == content
     assert again.decrypt(token, context="a") == "secret"
 
@@ -84,7 +88,7 @@ def test_key_file_race_gives_everyone_the_same_key(tmp_path: Path) -> None:
 
     def open_box() -> None:
         barrier.wait()
-        boxes.append(SecretBox.from_environment(tmp_path))
+        boxes.append(box_for(tmp_path))
 
     threads = [threading.Thread(target=open_box) for _ in range(8)]
     for thread in threads:
@@ -97,32 +101,27 @@ def test_key_file_race_gives_everyone_the_same_key(tmp_path: Path) -> None:
     assert all(box.decrypt(token, context="a") == "secret" for box in boxes)
 
 
-def test_env_keys_take_precedence_over_the_key_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    file_box = SecretBox.from_environment(tmp_path)  # creates secret.key
+def test_env_keys_take_precedence_over_the_key_file(tmp_path: Path) -> None:
+    file_box = box_for(tmp_path)  # creates secret.key
     env_key = Fernet.generate_key()
-    monkeypatch.setenv(ENV_VAR, f" {env_key.decode()} ,")
 
-    env_box = SecretBox.from_environment(tmp_path)
+    env_box = box_for(tmp_path, f" {env_key.decode()} ,")
     token = env_box.encrypt("secret", context="a")
     assert SecretBox([env_key]).decrypt(token, context="a") == "secret"
     with pytest.raises(EmailsyncError, match="secret key changed"):
         file_box.decrypt(token, context="a")
 
 
-def test_env_keys_do_not_create_a_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ENV_VAR, Fernet.generate_key().decode())
-    SecretBox.from_environment(tmp_path / "home")
+def test_env_keys_do_not_create_a_key_file(tmp_path: Path) -> None:
+    box_for(tmp_path / "home", Fernet.generate_key().decode())
     assert not (tmp_path / "home" / KEY_FILE_NAME).exists()
 
 
-def test_rotation_with_old_key_second(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_rotation_with_old_key_second(tmp_path: Path) -> None:
     old_key, new_key = Fernet.generate_key(), Fernet.generate_key()
     old_token = SecretBox([old_key]).encrypt("secret", context="account:7:password")
 
-    monkeypatch.setenv(ENV_VAR, f"{new_key.decode()},{old_key.decode()}")
-    both = SecretBox.from_environment(tmp_path)
+    both = box_for(tmp_path, f"{new_key.decode()},{old_key.decode()}")
     assert both.decrypt(old_token, context="account:7:password") == "secret"
 
     rotated = both.rotate(old_token)

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from emailsync.runtime.memory import BULK_THRESHOLD, fewer_collections
+from emailsync.sync.memory import BULK_THRESHOLD, fewer_collections
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import sys
 from dataclasses import replace
 from email import policy
 from email.message import EmailMessage
@@ -25,10 +26,9 @@ from emailsync.domain.model import ParsedMessage
 from emailsync.mime import scan
 from emailsync.mime.parse import _parse_fast, _parse_with_stdlib, parse_message, parse_safely
 from emailsync.mime.scan import scan_message
+from support.corpus import SHARED_CORPUS, corpus_dirs, corpus_files, corpus_params
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-CORPUS = SHARED / "corpus"
-BENCH_GENERATOR = SHARED / "bench" / "gen_mailbox.py"
+BENCH_GENERATOR = SHARED_CORPUS.parent / "bench" / "gen_mailbox.py"
 
 # Defects only the feed parser records (RFC 2046 §5.1.1 boundaries, RFC 5322 §2.2 header
 # blocks). A message showing any of them must be left to the stdlib.
@@ -75,42 +75,43 @@ def _crlf(text: str) -> bytes:
     return text.lstrip("\n").replace("\n", "\r\n").encode("utf-8")
 
 
-# --- the shared corpus -----------------------------------------------------------------------
+# --- the corpora: ours always, the shared one when present (tests/support/corpus.py) -------
+
+# Of each corpus, at least this many messages have an HTML part beside a text one, and at
+# least this share takes the fast path (ours is mostly broken on purpose).
+HTML_BESIDE_TEXT = {"own": 2, "shared": 10}
+FAST_SHARE = {"own": 0.5, "shared": 0.5}
 
 
-def _corpus_files() -> list[Path]:
-    if not CORPUS.is_dir():
-        return []
-    return sorted(p for p in CORPUS.iterdir() if p.is_file() and p.name != "manifest.tsv")
-
-
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
-@pytest.mark.parametrize("path", _corpus_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", corpus_params())
 def test_corpus_message_parses_the_same_on_both_paths(path: Path) -> None:
     raw = path.read_bytes()
     _assert_same(raw)
     assert parse_message(raw) == _parse_with_stdlib(raw)
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
-@pytest.mark.parametrize("path", _corpus_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", corpus_params())
 def test_corpus_message_with_structure_defects_falls_back_to_stdlib(path: Path) -> None:
     raw = path.read_bytes()
     if STRUCTURE_DEFECTS & set(_parse_with_stdlib(raw).defects):
         assert _parse_fast(raw) is None
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
-def test_the_sync_parse_leaves_out_only_the_html_beside_a_text_body() -> None:
-    left_out = [p.name for p in _corpus_files() if _assert_sync_parse(p.read_bytes())]
-    assert len(left_out) >= 10  # text + HTML alternatives are common in the corpus
+@pytest.mark.parametrize("corpus", corpus_dirs())
+def test_the_sync_parse_leaves_out_only_the_html_beside_a_text_body(
+    corpus: Path, request: pytest.FixtureRequest
+) -> None:
+    left_out = [p.name for p in corpus_files(corpus) if _assert_sync_parse(p.read_bytes())]
+    assert len(left_out) >= HTML_BESIDE_TEXT[request.node.callspec.id]
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
-def test_most_of_the_corpus_takes_the_fast_path() -> None:
-    files = _corpus_files()
+@pytest.mark.parametrize("corpus", corpus_dirs())
+def test_most_of_the_corpus_takes_the_fast_path(
+    corpus: Path, request: pytest.FixtureRequest
+) -> None:
+    files = corpus_files(corpus)
     fast = sum(1 for p in files if scan_message(p.read_bytes()) is not None)
-    assert fast >= len(files) // 2
+    assert fast >= len(files) * FAST_SHARE[request.node.callspec.id]
 
 
 # --- generated messages ----------------------------------------------------------------------
@@ -147,6 +148,39 @@ def _bench_messages(count: int) -> list[bytes]:
 @pytest.mark.skipif(not BENCH_GENERATOR.is_file(), reason="bench generator not found")
 def test_bench_generator_messages_take_the_fast_path_and_match() -> None:
     messages = _bench_messages(40)
+    assert any(b"base64" in m for m in messages)
+    for raw in messages:
+        assert _assert_same(raw) is not None
+    assert sum(_assert_sync_parse(raw) for raw in messages) >= len(messages) // 2
+
+
+OWN_BENCH = Path(__file__).resolve().parents[2] / "bench" / "mailboxes.py"
+
+
+def _own_bench_messages(count: int) -> list[bytes]:
+    """Messages as bench/mailboxes.py writes the benchmark mailbox (in this repository,
+    so this runs in a lone clone too): threads, text + HTML, base64 attachments."""
+    spec = importlib.util.spec_from_file_location("bench_mailboxes", OWN_BENCH)
+    assert spec is not None and spec.loader is not None
+    gen = sys.modules.get(spec.name) or importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = gen  # its dataclasses look their module up there
+    spec.loader.exec_module(gen)
+    rng = random.Random(7)
+    out: list[bytes] = []
+    ids: list[str] = []
+    for index in range(count):
+        thread = ["Quarterly figures", ids[-3:], None]
+        people = [gen._person(rng) for _ in range(3)]
+        msgid, data, _first = gen._message(
+            rng, index, 1_700_000_000 + index, thread, people[0], people[1:], 0.3
+        )
+        ids.append(msgid)
+        out.append(data)
+    return out
+
+
+def test_own_bench_generator_messages_take_the_fast_path_and_match() -> None:
+    messages = _own_bench_messages(40)
     assert any(b"base64" in m for m in messages)
     for raw in messages:
         assert _assert_same(raw) is not None

@@ -1,26 +1,18 @@
 """Fixtures for the web app: a fresh installation and a mailbox on the real Dovecot
-(tests/conftest.py's `dovecot`). Helpers live in websupport.py."""
+(tests/conftest.py's `dovecot`). Helpers live in tests/support/web.py."""
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-_HERE = str(Path(__file__).resolve().parent)
-_TESTS_DIR = str(Path(__file__).resolve().parents[1])
-for _path in (_TESTS_DIR, _HERE):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from websupport import Site  # noqa: E402
-
-from emailsync.config import Settings  # noqa: E402
-from emailsync.store.db import open_database  # noqa: E402
-from support.dovecot import DovecotServer  # noqa: E402
+from emailsync.config import Settings
+from emailsync.store.db import open_database
+from support.dovecot import DovecotServer
+from support.web import Site
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from websupport import Site, csrf_of
 
 from emailsync.config import Settings
 from emailsync.domain.model import Address, FetchedMessage, ParsedMessage, Participants
@@ -22,6 +21,7 @@ from emailsync.store import messages as message_store
 from emailsync.store.db import open_database
 from emailsync.store.raw import raw_digest
 from emailsync.store.tables import accounts, folders, messages
+from support.web import Site, csrf_of
 
 T0 = datetime.now(UTC) - timedelta(days=10)
 

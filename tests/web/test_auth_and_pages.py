@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from websupport import PASSWORD, Site, csrf_of, sign_in
-
 from emailsync.services import users as auth
+from support.web import PASSWORD, Site, csrf_of, sign_in
 
 
 def test_pages_send_a_visitor_without_a_session_to_sign_in(site: Site) -> None:

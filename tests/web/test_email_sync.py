@@ -7,13 +7,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from websupport import Site, account_form, csrf_of
 
 from emailsync.services import users as auth
 from emailsync.store import accounts as account_store
 from emailsync.sync.account_sync import sync_account
 from support.dovecot import DovecotServer
 from support.mail import make_message
+from support.web import Site, account_form, csrf_of
 
 NOW = datetime.now(UTC)
 DAYS = timedelta(days=1)
@@ -238,7 +238,7 @@ def test_api_rejects_an_unknown_folder(
 def test_supervisor_syncs_after_sync_and_keeps_a_paused_account_paused(
     site: Site, dovecot: DovecotServer, mailbox: str
 ) -> None:
-    from emailsync.runtime.product import Supervisor
+    from emailsync.serve import Supervisor
     from emailsync.web import accounts as svc
 
     dovecot.append(mailbox, "INBOX", make_message(subject="a"), internaldate=NOW - 3 * DAYS)

@@ -168,7 +168,12 @@ def _folders(args: argparse.Namespace) -> None:
     else:
         table(
             [
-                [r["name"], r["role"] or "", str(r["messages"]), "yes" if r["synced"] else ""]
+                [
+                    str(r["name"]),
+                    str(r["role"] or ""),
+                    str(r["messages"]),
+                    "yes" if r["synced"] else "",
+                ]
                 for r in rows
             ],
             ["FOLDER", "ROLE", "MESSAGES", "SYNCED"],

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from emailsync.commands import why_not
 from emailsync.commands.common import context, print_json, reading, table, user_id
 from emailsync.errors import UsageError
 from emailsync.store import accounts as account_store
@@ -27,6 +28,7 @@ def register(sub: Any) -> None:
     m.add_argument("--user", metavar="EMAIL", help="read as this user (default: the owner)")
     m.add_argument("--json", action="store_true")
     m.set_defaults(handler=_why)
+    why_not.register(group)
 
 
 def _list(args: argparse.Namespace) -> None:

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from emailsync.commands.common import context
-from emailsync.runtime.product import run_product
+from emailsync.serve import run_product
 
 
 def register(sub: Any) -> None:

@@ -4,12 +4,12 @@ pipes, CI, cron) and the summary line of each pass. Imports no SQLAlchemy: the q
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from emailsync.config import in_ci
 from emailsync.sync.progress import Progress, SilentProgress
 
 
@@ -33,7 +33,7 @@ class _RichProgress:
 
 @contextmanager
 def progress_for_terminal() -> Iterator[Progress]:
-    if not sys.stderr.isatty() or os.environ.get("CI"):
+    if not sys.stderr.isatty() or in_ci():
         yield SilentProgress()
         return
     from rich.console import Console

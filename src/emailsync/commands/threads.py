@@ -160,14 +160,14 @@ def _split(args: argparse.Namespace) -> None:
     _, engine = context()
     actor = user_id(engine, args.user)
     with engine.begin() as conn:
-        owners = set(
+        owners: set[int | None] = set(
             conn.execute(
                 sa.select(messages.c.thread_id).where(messages.c.id.in_(args.messages))
             ).scalars()
         )
         if len(owners) != 1 or None in owners:
             raise UsageError("Name messages of one thread")
-        thread_id = owners.pop()
+        (thread_id,) = {t for t in owners if t is not None}
         if conversations.thread_owner(conn, thread_id) != actor:
             raise UsageError(f"Only the owner of thread {thread_id} can split it")
         new_id = threads.split_thread(conn, args.messages)

@@ -11,14 +11,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from emailsync.imap.connection import connect, is_loopback, tls_context
+    from emailsync.imap.connection import connect
     from emailsync.imap.folders import role_for
     from emailsync.imap.session import FolderNotFoundError, ImapSession, parse_vanished
 
 _HOMES = {
     "connect": "connection",
-    "is_loopback": "connection",
-    "tls_context": "connection",
     "role_for": "folders",
     "FolderNotFoundError": "session",
     "ImapSession": "session",
@@ -29,10 +27,8 @@ __all__ = [
     "FolderNotFoundError",
     "ImapSession",
     "connect",
-    "is_loopback",
     "parse_vanished",
     "role_for",
-    "tls_context",
 ]
 
 

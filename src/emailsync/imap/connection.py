@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
-import ipaddress
-import os
 import re
 import socket
 import ssl
@@ -26,50 +24,15 @@ from emailsync.errors import (
     StartTlsNotOfferedError,
     TlsError,
     TransientError,
-    UsageError,
 )
+from emailsync.imap.wire import TIMEOUT
+from emailsync.net import cert_message, check_transport, tls_context
 
 if TYPE_CHECKING:  # imported where used: sync.quick_check reuses the light part of this module
     from imapclient import IMAPClient
 
     from emailsync.domain.model import Capabilities
     from emailsync.imap.session import ImapSession
-
-SECURITY_MODES = ("ssl", "starttls", "plain")
-CA_FILE_ENV = "EMAILSYNC_CA_FILE"
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost: the only hosts plain IMAP may talk to."""
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def tls_context(cafile: str | None = None) -> ssl.SSLContext:
-    """A verifying TLS context: system CAs, plus `cafile` and $EMAILSYNC_CA_FILE if set
-    (for self-hosted servers with a private CA, and for tests)."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    for extra in (cafile, os.environ.get(CA_FILE_ENV)):
-        if extra:
-            context.load_verify_locations(cafile=extra)
-    return context
-
-
-def check_transport(host: str, security: str, email: str) -> None:
-    """Refuse an unknown security mode, and a password in clear to any host but this one."""
-    if security not in SECURITY_MODES:
-        raise UsageError(
-            f"Unknown IMAP security {security!r} for {email}: use ssl, starttls or plain"
-        )
-    if security == "plain" and not is_loopback(host):
-        raise UsageError(
-            f"Refusing to send the password for {email} to {host} unencrypted: "
-            "choose SSL/TLS (port 993) or STARTTLS (port 143)"
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +69,7 @@ def connect(
     *,
     email: str,
     cafile: str | None = None,
-    timeout: float = 30,
+    timeout: float = TIMEOUT,
     use_qresync: bool = True,
 ) -> ImapSession:
     """Connect, secure, log in and return a ready `ImapSession`.
@@ -121,7 +84,7 @@ def connect(
 
     from emailsync.imap.session import ImapSession
 
-    check_transport(host, security, email)
+    check_transport(host, security, email, protocol="IMAP")
     context = tls_context(cafile)
     where = f"{host}:{port}"
     try:
@@ -172,7 +135,7 @@ def _starttls(
     try:
         client.starttls(context)
     except ssl.SSLCertVerificationError as e:
-        raise TlsError(_cert_message(host, email, e)) from e
+        raise TlsError(cert_message(host, email, e)) from e
     except ssl.SSLError as e:
         raise TlsError(
             f"TLS handshake with {where} failed for {email} after STARTTLS: {e.reason or e}"
@@ -239,7 +202,7 @@ def _setup_error(
             f"Cannot find {host} for {email}: the name does not resolve — check the host"
         )
     if isinstance(e, ssl.SSLCertVerificationError):
-        return TlsError(_cert_message(host, email, e))
+        return TlsError(cert_message(host, email, e))
     if isinstance(e, ssl.SSLError):
         return TlsError(
             f"TLS handshake with {where} failed for {email}: {e.reason or e} — if this port "
@@ -265,14 +228,6 @@ def _setup_error(
             "and the security setting"
         )
     return ConnectionSetupError(f"Cannot open an IMAP connection to {where} for {email}: {e}")
-
-
-def _cert_message(host: str, email: str, e: ssl.SSLCertVerificationError) -> str:
-    reason = e.verify_message or e.reason or str(e)
-    return (
-        f"TLS certificate of {host} could not be verified for {email}: {reason} — if the "
-        f"server uses a private CA, point {CA_FILE_ENV} at its certificate"
-    )
 
 
 def _server_text(e: Exception) -> str:

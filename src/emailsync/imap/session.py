@@ -38,12 +38,12 @@ from emailsync.domain.model import (
 from emailsync.errors import EmailsyncError, TransientError
 from emailsync.imap.fetch_parser import parse_fetch
 from emailsync.imap.folders import role_for
+from emailsync.imap.wire import SKIP_ATTRIBUTES
 
 log = logging.getLogger(__name__)
 
 FETCH_CHUNK = 500  # UIDs per FETCH command: keeps command lines short and memory bounded
 HEADER_FIELDS = "MESSAGE-ID FROM SENDER REPLY-TO TO CC BCC"
-_SKIP_ATTRIBUTES = frozenset({"\\noselect", "\\nonexistent"})
 # How long a STATUS read by `survey` stands in for asking again (see there).
 STATUS_FRESH_SECONDS = 2.0
 # Response codes that mean "try again later" (RFC 5530 §3).
@@ -328,6 +328,13 @@ class ImapSession:
             uids = self._client.search(["ALL"])
         return sorted(uids)
 
+    def search(self, criteria: Sequence[Any]) -> list[int]:
+        """UIDs in the selected folder matching SEARCH `criteria` (RFC 3501 §6.4.4),
+        e.g. ["HEADER", "Message-ID", "<id>"]: for `messages why-not`."""
+        with self._guard(f"searching {self.selected!r}"):
+            uids = self._client.search(list(criteria))
+        return sorted(uids)
+
     # -- fetching -------------------------------------------------------------------
 
     def fetch_messages(self, uids: Sequence[int], *, headers_only: bool) -> list[FetchedMessage]:
@@ -529,7 +536,7 @@ def _server_folders(listing: Sequence[tuple[Any, Any, Any]]) -> list[ServerFolde
     folders = []
     for raw_flags, raw_delimiter, raw_name in listing:
         flags = tuple(_str(f) for f in raw_flags)
-        if any(f.casefold() in _SKIP_ATTRIBUTES for f in flags):
+        if any(f.casefold() in SKIP_ATTRIBUTES for f in flags):
             continue
         delimiter = _str(raw_delimiter) if raw_delimiter else ""
         # imapclient parses an all-digit folder name ("2024") as an int.

@@ -49,6 +49,7 @@ def parse_address_header(field: str, value: str) -> tuple[tuple[Address, ...], t
     parser costs about half a millisecond a header. The result is immutable.
     """
     simple = _parse_simple(value)
+    defects: list[str]
     if simple is not None:
         pairs, defects = simple, []
     else:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from emailsync.config import Settings
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
-from emailsync.imap.session import ImapSession
+from emailsync.imap.protocol import ImapSession
 from emailsync.store import accounts as account_store
 from emailsync.store.accounts import Folder
 from emailsync.store.db import reading

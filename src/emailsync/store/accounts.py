@@ -13,6 +13,7 @@ from emailsync.domain.conditions import ROLE_ORDER, FutureMode, PastScope, SyncC
 from emailsync.domain.model import FolderRole, ServerFolder
 from emailsync.domain.window import SyncFrom
 from emailsync.errors import UsageError
+from emailsync.store.secret_binding import password_context
 from emailsync.store.tables import accounts, folders, message_locations, users
 
 
@@ -49,7 +50,7 @@ class Account:
 
     def password_context(self) -> str:
         """What the encrypted password is bound to: it cannot be replayed on another row."""
-        return f"account:{self.id}:imap-password"
+        return password_context(self.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,7 +347,7 @@ def learn_aliases(conn: sa.Connection, account_id: int) -> tuple[str, ...]:
     count as the user (never as a contact) for direction and linking."""
     from emailsync.store.tables import messages
 
-    sent_from = set(
+    sent_from: set[str] = set(
         conn.execute(
             sa.select(messages.c.from_email)
             .join(message_locations, message_locations.c.message_id == messages.c.id)

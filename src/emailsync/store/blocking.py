@@ -72,7 +72,7 @@ def block(conn: sa.Connection, user_id: int, raw: str) -> int:
     )
     doomed = [m for ids in screened_messages(conn, user_id).values() for m in ids]
     if doomed:
-        account_ids = set(
+        account_ids: set[int] = set(
             conn.execute(
                 sa.select(messages.c.account_id).where(messages.c.id.in_(doomed))
             ).scalars()

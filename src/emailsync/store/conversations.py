@@ -122,7 +122,7 @@ def list_visible_threads(
             )
         )
         query = query.where(threads.c.id.in_(matching))
-    candidates = list(conn.execute(query).scalars())
+    candidates: list[int] = list(conn.execute(query).scalars())
     visible = visible_thread_ids(conn, viewer_id, candidates)
     page = [t for t in candidates if t in visible][offset : offset + limit]
     return summaries(conn, page, viewer_id)
@@ -168,7 +168,7 @@ def summaries(
         .order_by(message_addresses.c.email)
     ):
         people.setdefault(r.thread_id, []).append(r.email)
-    unread_threads = set(
+    unread_threads: set[int] = set(
         conn.execute(
             sa.select(messages.c.thread_id)
             .join(message_locations, message_locations.c.message_id == messages.c.id)

@@ -114,7 +114,7 @@ def get_organisation(conn: sa.Connection, org_id: int) -> Organisation:
     row = conn.execute(sa.select(organisations).where(organisations.c.id == org_id)).first()
     if row is None:
         raise UsageError(f"No organisation {org_id}")
-    domains = conn.execute(
+    domains: Iterable[str] = conn.execute(
         sa.select(organisation_domains.c.domain)
         .where(organisation_domains.c.organisation_id == org_id)
         .order_by(organisation_domains.c.domain)
@@ -123,7 +123,9 @@ def get_organisation(conn: sa.Connection, org_id: int) -> Organisation:
 
 
 def list_organisations(conn: sa.Connection) -> list[Organisation]:
-    ids = conn.execute(sa.select(organisations.c.id).order_by(organisations.c.id)).scalars()
+    ids: Iterable[int] = conn.execute(
+        sa.select(organisations.c.id).order_by(organisations.c.id)
+    ).scalars()
     return [get_organisation(conn, i) for i in ids]
 
 

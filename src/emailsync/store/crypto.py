@@ -5,10 +5,11 @@ the row it belongs to: what gets encrypted is ``{"c": context, "v": plaintext}``
 decrypting with a different context is refused, so a ciphertext copied to another row
 cannot be used there.
 
-Keys, newest first, come from ``EMAILSYNC_SECRET_KEYS`` (comma-separated Fernet keys) or
-else from ``$EMAILSYNC_HOME/secret.key``, which is generated on first use with mode 0600.
-Key rotation: put the new key first and the old one second, call :meth:`SecretBox.rotate`
-on every stored token, then drop the old key.
+Keys, newest first, come from ``EMAILSYNC_SECRET_KEYS`` (comma-separated Fernet keys, read
+by config.py into ``Settings.secret_keys``) or else from ``$EMAILSYNC_HOME/secret.key``,
+which is generated on first use with mode 0600. Key rotation: put the new key first and
+the old one second, call :meth:`SecretBox.rotate` on every stored token, then drop the old
+key.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from emailsync.config import SECRET_KEYS, Settings
 from emailsync.errors import EmailsyncError, UsageError
 
-ENV_VAR = "EMAILSYNC_SECRET_KEYS"
+ENV_VAR = SECRET_KEYS
 KEY_FILE_NAME = "secret.key"
 
 _KEY_CHANGED = (
@@ -63,13 +65,11 @@ class SecretBox:
         return Fernet.generate_key()
 
     @classmethod
-    def from_environment(cls, home: Path) -> SecretBox:
+    def from_settings(cls, settings: Settings) -> SecretBox:
         """Keys from EMAILSYNC_SECRET_KEYS, else from ``home/secret.key`` (created if missing)."""
-        env = os.environ.get(ENV_VAR, "")
-        keys = [part.strip().encode("ascii") for part in env.split(",") if part.strip()]
-        if keys:
-            return cls(keys)
-        return cls(_load_or_create_key_file(Path(home) / KEY_FILE_NAME))
+        if settings.secret_keys:
+            return cls([key.encode("ascii") for key in settings.secret_keys])
+        return cls(_load_or_create_key_file(Path(settings.home) / KEY_FILE_NAME))
 
     def encrypt(self, plaintext: str, *, context: str) -> str:
         payload = json.dumps({"c": context, "v": plaintext}, separators=(",", ":"))

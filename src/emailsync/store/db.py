@@ -9,14 +9,12 @@ never imports Alembic.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from emailsync.config import Settings
-
-MIGRATIONS = Path(__file__).parent / "migrations"
+from emailsync.store.revision import MIGRATIONS, head_revision
 
 
 def create_engine(url: str) -> sa.Engine:
@@ -33,7 +31,8 @@ def json_text(value: object) -> str:
     json.dumps took ten times as long), json.dumps for anything orjson refuses (lone
     surrogates, integers past 64 bits, non-string keys, types json.dumps refuses too),
     so both accept exactly the same values and read back the same. orjson is imported
-    on first use: loading it takes ~25 ms, a third of a no-change `sync --once`."""
+    on first use: loading it is a sizeable share of a no-change `sync --once` (figures
+    in bench/README.md, "Figures quoted")."""
     import orjson
 
     try:
@@ -68,19 +67,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     # 16 MB of page cache (the default is 2 MB): a big sync's index updates then find
-    # their pages here instead of reading them back from the file (60k messages: ~1.5 s
-    # less system time, ~15 MB more memory)
+    # their pages here instead of reading them back from the file (less system time for
+    # a little more memory; the 60k-message figures are in bench/README.md)
     cursor.execute("PRAGMA cache_size=-16000")
     # a checkpoint (and its fsync of the database file) every ~40 MB of WAL instead of
-    # every 4 MB: a big sync commits a few MB at a time (60k messages: ~8 % faster)
+    # every 4 MB: a big sync commits a few MB at a time (faster; see bench/README.md)
     cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()
-
-
-def head_revision() -> str:
-    """The newest migration, read from the file names (NNNN_*.py) without Alembic."""
-    names = sorted(p.name for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
-    return names[-1].split("_", 1)[0]
 
 
 def current_revision(engine: sa.Engine) -> str | None:

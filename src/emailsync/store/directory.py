@@ -152,7 +152,7 @@ def get_person(engine: sa.Engine, person_id: int) -> Person:
         row = conn.execute(_person_query().where(persons.c.id == person_id)).first()
         if row is None:
             raise UsageError(f"No contact {person_id}")
-        emails = conn.execute(
+        emails: Iterable[str] = conn.execute(
             sa.select(person_emails.c.email)
             .where(person_emails.c.person_id == person_id)
             .order_by(person_emails.c.email)

@@ -225,7 +225,7 @@ def auto_link_deals(conn: sa.Connection, thread_ids: Iterable[int]) -> int:
     )
     if no_open_deal:  # nothing to link to: skip reading the threads' links
         return 0
-    candidates = list(
+    candidates: list[int] = list(
         conn.execute(
             sa.select(threads.c.id).where(
                 threads.c.id.in_(list(thread_ids)),

@@ -60,7 +60,7 @@ class NewMessage:
     parsed: ParsedMessage
     direction: str
     digest: str  # SHA-256 of the raw bytes (hex)
-    raw_spot: RawSpot | None = None  # already written to a pack (runtime/fetch_pool.py)
+    raw_spot: RawSpot | None = None  # already written to a pack (sync/fetchers.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +266,7 @@ def _insert_messages(
 def _insert_locations(conn: sa.Connection, folder_id: int, rows: list[dict]) -> None:
     if not rows:
         return
-    existing = set(
+    existing: set[int] = set(
         conn.execute(
             sa.select(message_locations.c.uid).where(
                 message_locations.c.folder_id == folder_id,
@@ -489,7 +489,7 @@ def list_messages(
         allowed = visible_thread_ids(conn, viewer_id, thread_ids)
         rows = [r for r in rows if r.thread_id in allowed]
         thread_ids = sorted(allowed)
-    owner = conn.execute(
+    owner: int = conn.execute(
         sa.select(accounts.c.user_id).where(accounts.c.id == account_id)
     ).scalar_one()
     links = links_of_threads(conn, thread_ids, viewer_id if viewer_id is not None else owner)

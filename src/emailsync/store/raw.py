@@ -8,8 +8,8 @@ Two homes, chosen by `Settings.raw_store`:
     one process that also does everything else; packs are written once, by a thread
     that would otherwise wait. One file per batch rather than per message: creating a
     file is what costs on a busy file system (ext4 looks for a free inode past every
-    recently deleted one: 0.4 to 3.5 s of system time for 12,000 files on the bench
-    machine, 0.2 s for the same bytes in 120 packs). Dovecot's mdbox and git's packs
+    recently deleted one; the bench machine's figures for 12,000 files against 120
+    packs are in bench/README.md). Dovecot's mdbox and git's packs
     are the same idea.
   * the `message_raw` table (the default with PostgreSQL): workers and web servers on
     several machines all see it.
@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from emailsync.config import Settings
+
 SWEEP_MIN_AGE = 3600.0  # seconds
 PACK_SUFFIX = ".pack"
 
@@ -52,6 +54,13 @@ class RawSpot(NamedTuple):
     pack: str
     offset: int
     length: int
+
+
+def raw_files(settings: Settings) -> RawFiles | None:
+    """Where raw messages are written as files; None: in the database."""
+    if settings.raw_store != "files":
+        return None
+    return RawFiles(settings.home / "raw")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -104,7 +105,7 @@ class _Stored:
 def _stored(conn: sa.Connection, account_id: int, ids: set[int]) -> _Stored:
     """The account's messages among `ids` (a reference can name another account's
     message: those are left out), read in one pass over their rows."""
-    rows = []
+    rows: list[sa.Row[*tuple[Any, ...]]] = []
     for chunk in _chunks(sorted(ids)):
         rows.extend(
             conn.execute(
@@ -453,7 +454,7 @@ def _merge(conn: sa.Connection, thread_ids: list[int]) -> int:
     the oldest of the threads."""
     if len(thread_ids) == 1:
         return thread_ids[0]
-    manual = set(
+    manual: set[int] = set(
         conn.execute(
             sa.select(messages.c.thread_id)
             .where(messages.c.thread_id.in_(thread_ids), messages.c.thread_manual)
@@ -510,7 +511,7 @@ def refresh_threads(conn: sa.Connection, thread_ids: set[int]) -> None:
     ids = sorted(thread_ids)
     if not ids:
         return
-    rows = []
+    rows: list[sa.Row[*tuple[Any, ...]]] = []
     for chunk in _chunks(ids):
         rows += conn.execute(
             sa.select(
@@ -561,7 +562,7 @@ def refresh_thread(conn: sa.Connection, thread_id: int) -> None:
     if stats[0] == 0:
         conn.execute(threads.delete().where(threads.c.id == thread_id))
         return
-    first_subject = conn.execute(
+    first_subject: str | None = conn.execute(
         sa.select(messages.c.subject).where(messages.c.id == stats[2])
     ).scalar_one()
     conn.execute(
@@ -582,6 +583,7 @@ def delete_empty_threads(conn: sa.Connection, account_id: int) -> int:
 def refresh_account_threads(conn: sa.Connection, account_id: int) -> None:
     """After deletions: empty threads go, the others are recounted."""
     delete_empty_threads(conn, account_id)
+    thread_id: int
     for thread_id in conn.execute(
         sa.select(threads.c.id).where(threads.c.account_id == account_id)
     ).scalars():
@@ -591,10 +593,10 @@ def refresh_account_threads(conn: sa.Connection, account_id: int) -> None:
 def rebuild_threads(conn: sa.Connection, account_id: int) -> int:
     """Thread every message of the account again from scratch (after a change of the
     rules, or on data from before threads existed). Hand-placed messages stay put."""
-    sharing = conn.execute(
+    sharing: str = conn.execute(
         sa.select(accounts.c.default_sharing).where(accounts.c.id == account_id)
     ).scalar_one()
-    ids = list(
+    ids: list[int] = list(
         conn.execute(
             sa.select(messages.c.id)
             .where(messages.c.account_id == account_id, ~messages.c.thread_manual)

@@ -19,15 +19,15 @@ from emailsync.domain.conditions import folder_window_start, folders_to_sync, se
 from emailsync.domain.model import FolderRole, ServerFolder
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
 from emailsync.imap.connection import SessionSpec
-from emailsync.imap.session import ImapSession
-from emailsync.runtime.fetch_pool import AccountJob, FetchPool
+from emailsync.imap.protocol import ImapSession
 from emailsync.store import accounts as account_store
-from emailsync.store import blocking, directory, raw_upkeep
+from emailsync.store import blocking, directory, raw, raw_upkeep
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Account, Folder
 from emailsync.store.crypto import SecretBox
 from emailsync.store.db import reading
 from emailsync.store.raw import RawFiles
+from emailsync.sync.fetchers import AccountJob, FetchPool
 from emailsync.sync.folder_sync import AccountContext, FolderResult, rescan_folder, sync_folder
 from emailsync.sync.progress import BothProgress, Progress, SilentProgress, StoredProgress
 
@@ -45,7 +45,7 @@ class PassResult:
 
 def session_spec(settings: Settings, account: Account) -> SessionSpec:
     """How to log in to the account (the password decrypted, kept in memory only)."""
-    password = SecretBox.from_environment(settings.home).decrypt(
+    password = SecretBox.from_settings(settings).decrypt(
         account.password_secret, context=account.password_context()
     )
     return SessionSpec(
@@ -83,14 +83,14 @@ def sync_account(
             session = open_session(settings, account)
         # started only by a big folder (sync/folder_sync.py), shared by the pass's folders
         fetchers = FetchPool(
-            lambda: AccountJob(session_spec(settings, account), settings.raw_files, account.id)
+            lambda: AccountJob(session_spec(settings, account), raw.raw_files(settings), account.id)
         )
         return _pass(
             engine,
             account,
             session,
             progress,
-            settings.raw_files,
+            raw.raw_files(settings),
             fetchers,
             rescan or rescan_for is not None,
             rescan_for,

@@ -37,12 +37,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from emailsync.domain.blocking import screened_by_block
-from emailsync.domain.conditions import (
-    PastScope,
-    SyncConditions,
-    involves_contact,
-    needs_contact,
-)
+from emailsync.domain.conditions import PastScope, SyncConditions
 from emailsync.domain.direction import direction
 from emailsync.domain.model import (
     FetchedMessage,
@@ -50,10 +45,16 @@ from emailsync.domain.model import (
     HeaderSummary,
     Participants,
 )
+from emailsync.domain.screening import kept_out
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
-from emailsync.imap.session import ImapSession
+from emailsync.imap.protocol import ImapSession
 from emailsync.mime.parse import parse_header_summary, parse_safely
-from emailsync.runtime.fetch_pool import (
+from emailsync.store import accounts as account_store
+from emailsync.store import messages as message_store
+from emailsync.store.accounts import Folder
+from emailsync.store.db import reading
+from emailsync.store.raw import RawFiles, raw_digest
+from emailsync.sync.fetchers import (
     Digested,
     FetchedBatch,
     FetcherUnavailable,
@@ -62,12 +63,7 @@ from emailsync.runtime.fetch_pool import (
     batch_of,
     outcome,
 )
-from emailsync.runtime.memory import fewer_collections, release_memory
-from emailsync.store import accounts as account_store
-from emailsync.store import messages as message_store
-from emailsync.store.accounts import Folder
-from emailsync.store.db import reading
-from emailsync.store.raw import RawFiles, raw_digest
+from emailsync.sync.memory import fewer_collections, release_memory
 from emailsync.sync.progress import Progress
 
 HEADER_BATCH = 500  # UIDs per light FETCH
@@ -98,7 +94,7 @@ class AccountContext:
     # a re-scan for one contact's past mail looks only at messages involving these
     only_emails: frozenset[str] | None = None
     raw_files: RawFiles | None = None  # None: raw bytes go into the database
-    # fetcher processes for big passes (runtime/fetch_pool.py); None: this process fetches
+    # fetcher processes for big passes (sync/fetchers.py); None: this process fetches
     fetchers: FetchPool | None = None
 
 
@@ -296,7 +292,7 @@ def _fetch_new(
 
 def _big(candidates: list[int]) -> bool:
     """A big pass: its bodies are fetched by fetcher processes, and garbage is collected
-    rarely while it runs (runtime/memory.py)."""
+    rarely while it runs (sync/memory.py)."""
     return len(candidates) >= PARALLEL_FETCH_MIN
 
 
@@ -323,7 +319,7 @@ def _fetch_bodies_directly(
 ) -> None:
     """Bodies in batches of at most DIRECT_BATCH messages and DIRECT_CHUNK_BYTES (sizes
     from light FETCHes, or `sizes` when known already), so memory stays bounded. On big
-    passes fetcher processes (runtime/fetch_pool.py) fetch, keep and parse the batches
+    passes fetcher processes (sync/fetchers.py) fetch, keep and parse the batches
     over their own connections while this process writes the oldest: a commit is only
     made while LOOKAHEAD_BATCHES more are in flight behind it, so the fetchers always
     have work. Writes stay in UID order and stop at the first batch that failed, so the
@@ -614,15 +610,20 @@ def _plan_groups(
 
 def _screened_out(ctx: AccountContext, meta: FetchedMessage, summary: HeaderSummary) -> bool:
     """Kept out: mail of blocked people only, mail outside a re-scan's focus, and past
-    mail without a CRM contact under the contacts scope."""
-    people = summary.participants.emails()
-    if screened_by_block(people, ctx.own_emails, ctx.blocked):
-        return True
-    if ctx.only_emails is not None and not people & ctx.only_emails:
-        return True
-    if not needs_contact(ctx.conditions, meta.internaldate, ctx.started_at):
-        return False
-    return not involves_contact(people, ctx.own_emails, ctx.contact_emails)
+    mail without a CRM contact under the contacts scope (domain.screening)."""
+    return (
+        kept_out(
+            summary.participants.emails(),
+            meta.internaldate,
+            conditions=ctx.conditions,
+            started_at=ctx.started_at,
+            own_emails=ctx.own_emails,
+            contact_emails=ctx.contact_emails,
+            blocked=ctx.blocked,
+            only_emails=ctx.only_emails,
+        )
+        is not None
+    )
 
 
 def _summary(meta: FetchedMessage) -> HeaderSummary:

@@ -1,11 +1,11 @@
 """The quick no-change check that `emailsync sync ACCOUNT --once` runs first.
 
 A `sync --once` process pays for the interpreter and for importing the package
-(SQLAlchemy alone is 0.2-0.4 s) before it says a word to the server. When nothing
-changed on the server, the pass only records that it ran. This module finds that out
-with the standard library (sqlite3, imaplib), the Fernet secret box and a few pure
-modules, and records the pass as `sync.account_sync._pass` would, so the command is
-done before the rest of the package is imported.
+(SQLAlchemy alone is most of it; figures in bench/README.md) before it says a word to
+the server. When nothing changed on the server, the pass only records that it ran. This
+module finds that out with the standard library (sqlite3, imaplib), the Fernet secret
+box and a few pure modules, and records the pass as `sync.account_sync._pass` would, so
+the command is done before the rest of the package is imported.
 
     settings ──► the default SQLite file, schema at the newest migration
              ──► account + folders (one read transaction)
@@ -13,8 +13,9 @@ done before the rest of the package is imported.
                  every folder to sync synced before and without an error
              ──► connect and LOGIN (the transport rules and the TLS context of
                  imap.connection)
-             ──► one flight: CAPABILITY, ID, LIST, and STATUS of every folder synced
-                 before (UIDVALIDITY UIDNEXT HIGHESTMODSEQ MESSAGES)
+             ──► CAPABILITY (unless LOGIN's answer carried them), ID, LIST, and STATUS
+                 of every folder synced before (UIDVALIDITY UIDNEXT HIGHESTMODSEQ
+                 MESSAGES), through imaplib's public commands
              ──► CONDSTORE offered; LIST: the same folders with the same roles as
                  stored, and the folders to sync are those synced before;
                  STATUS: all four as stored
@@ -34,10 +35,15 @@ a UIDVALIDITY change in _finish_pass) is ruled out by the checks before. What is
 is the account row: state active, no error, last sync now.
 
 Latency: once the TCP connection is open the server starts a login process and greets
-while this process imports Fernet and decrypts the password; the domain modules are
-imported while the server checks the password; the commands after LOGIN go out in one
-flight (RFC 3501 §5.5). On loopback the server's part is a few milliseconds; far away,
-it is connect, TLS, greeting, CAPABILITY, LOGIN, the flight and LOGOUT.
+while this process imports Fernet and decrypts the password. The commands go one after
+the other through imaplib's public API (no private imaplib calls): on loopback the
+server's part is a few milliseconds; far away, every command is a round trip.
+
+What it shares with the full client, it imports from one home: the wire constants and
+the LIST/STATUS/modified UTF-7 parsers from imap/wire.py (standard library only: the
+full client's imapclient costs more to import than this whole check), account states
+from domain/states.py, the schema revision from store/revision.py and the password's
+binding from store/secret_binding.py (neither imports SQLAlchemy).
 
 Only the embedded SQLite store: on PostgreSQL the driver and a connection cost more
 than the check could save.
@@ -45,7 +51,6 @@ than the check could save.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import imaplib
 import re
@@ -54,24 +59,27 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from emailsync.config import Settings
+from emailsync.domain.states import USER_HELD_STATES, AccountState
+from emailsync.imap import wire
+from emailsync.imap.wire import TIMEOUT, encode_modified_utf7, parse_capabilities, quote
+from emailsync.store.revision import head_revision
+from emailsync.store.secret_binding import password_context
 
 if TYPE_CHECKING:  # imported where used, while the server works (see above)
     from emailsync.domain.conditions import SyncConditions
     from emailsync.domain.model import ServerFolder
 
-PACKAGE = Path(__file__).resolve().parents[1]
-MIGRATIONS = PACKAGE / "store" / "migrations" / "versions"
-# The states answered here: those the worker runs passes in (not runtime.worker's
-# IDLE_STATES: paused, removed, needs_reconnect) that a pass ends as plain `active`.
+# The states answered here: those the worker runs passes in (not those waiting for the
+# user: setup, paused, removed, needs_reconnect) that a pass ends as plain `active`.
 # A new account and a pass running or killed (`syncing`) are left to the normal pass.
-QUICK_STATES = ("active", "error")
-USER_STATES = ("paused", "removed")  # store.accounts.USER_STATES: a pass keeps them
+QUICK_STATES = frozenset({AccountState.ACTIVE, AccountState.ERROR})
 STATUS_ITEMS = ("UIDNEXT", "UIDVALIDITY", "HIGHESTMODSEQ", "MESSAGES")
-TIMEOUT = 30.0  # seconds, as imap.connection.connect
-_SKIP_ATTRIBUTES = frozenset({"\\noselect", "\\nonexistent"})  # as imap.session.list_folders
+
+
+_Imap = TypeVar("_Imap", bound=imaplib.IMAP4)
 
 
 class Declined(Exception):
@@ -79,7 +87,7 @@ class Declined(Exception):
     str(e) says why (for tests and debugging; never shown to the user)."""
 
 
-# Named tuples, not frozen dataclasses: making a dataclass costs ~1 ms at import.
+# Named tuples, not frozen dataclasses: making a dataclass costs more at import time.
 
 
 class UnchangedFolder(NamedTuple):
@@ -159,12 +167,6 @@ def _sqlite_file(settings: Settings) -> str:
     return path
 
 
-def head_revision() -> str:
-    """The newest migration, as store.db.head_revision() reads it (no SQLAlchemy here)."""
-    names = sorted(p.name for p in MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
-    return names[-1].split("_", 1)[0]
-
-
 def _read(db: sqlite3.Connection, ref: str) -> _Stored:
     version = db.execute("SELECT version_num FROM alembic_version").fetchall()
     if [r[0] for r in version] != [head_revision()]:
@@ -223,13 +225,13 @@ def _ask_server(settings: Settings, stored: _Stored) -> list[str]:
     synced = [name for name, f in stored.folders.items() if f["uidvalidity"] is not None]
     connection = _imap_module("connection")
     host, port, security = account["imap_host"], account["imap_port"], account["imap_security"]
-    connection.check_transport(host, security, account["email"])
+    connection.check_transport(host, security, account["email"], protocol="IMAP")
     sock = socket.create_connection((host, port), TIMEOUT)
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a flight, not a stall
         from emailsync.store.crypto import SecretBox  # while the server greets
 
-        password = SecretBox.from_environment(settings.home).decrypt(
+        password = SecretBox.from_settings(settings).decrypt(
             account["password_secret"], context=password_context(account["id"])
         )
         imap = _client(sock, host, port, security, connection.tls_context, settings.ca_file)
@@ -239,16 +241,14 @@ def _ask_server(settings: Settings, stored: _Stored) -> list[str]:
     try:
         if "LOGINDISABLED" in imap.capabilities:
             raise Declined("the server refuses LOGIN here")
-        login = imap._command("LOGIN", account["username"], imap._quote(password))  # as login()
-        from emailsync.domain.conditions import folders_to_sync  # while the server logs in
+        from emailsync.domain.conditions import folders_to_sync
 
         conditions = _conditions(account)
-        _imap_module("folders")
-        typ, reply = imap._command_complete("LOGIN", login)
+        # a refusal raises imaplib's error: Declined, and the normal pass says it properly
+        typ, reply = imap.login(account["username"], password)
         if typ != "OK":
-            raise Declined(f"LOGIN refused: {reply}")  # the normal pass says it properly
-        imap.state = "AUTH"
-        server, statuses = _flight(imap, reply, synced)
+            raise Declined(f"LOGIN refused: {reply}")
+        server, statuses = _ask(imap, reply, synced)
         names = folders_to_sync(conditions, server)
         _compare_folders(stored, server, names)
         _compare_status(stored, names, statuses)
@@ -289,63 +289,54 @@ def _client(
     return imap
 
 
-def _on_socket(base: type[imaplib.IMAP4], sock: socket.socket) -> type[imaplib.IMAP4]:
+def _on_socket(base: type[_Imap], sock: socket.socket) -> type[_Imap]:
+    """`base` on a socket connected already (so the server greets while the password is
+    decrypted), through `open`, the hook imaplib's documentation offers for this."""
+
     class Connected(base):  # type: ignore[misc,valid-type]
-        def _create_socket(self, timeout: float | None) -> socket.socket:
-            return sock
+        def open(self, host: str = "", port: int = 0, timeout: float | None = None) -> None:
+            self.host, self.port = host, port
+            self.sock = sock
+            self.file = sock.makefile("rb")
 
     return Connected
 
 
-def _flight(
+def _ask(
     imap: imaplib.IMAP4, login_reply: list[Any], synced: list[str]
 ) -> tuple[list[ServerFolder], dict[str, dict[str, int]]]:
     """CAPABILITY (unless LOGIN's answer carried them), ID (RFC 2971, when offered, as
-    imap.connection sends it), LIST and STATUS of every folder synced before, all
-    written before any answer is read; then the answers, in order."""
+    imap.connection sends it), LIST and STATUS of every folder synced before, one after
+    the other through imaplib's public commands."""
     from emailsync import __version__
 
     reply = b" ".join(d for d in login_reply if isinstance(d, bytes))
     known = re.match(rb"\[CAPABILITY ([^\]]*)\]", reply, flags=re.IGNORECASE)
-    capabilities = _capabilities(known.group(1)) if known else None
-    if capabilities is not None and "CONDSTORE" not in capabilities:
+    if known:
+        capabilities = parse_capabilities(known.group(1))
+    else:
+        typ, data = imap.capability()
+        if typ != "OK":
+            raise Declined(f"CAPABILITY failed: {data}")
+        capabilities = parse_capabilities(data[-1] if data and data[-1] else b"")
+    if "CONDSTORE" not in capabilities:
         raise Declined("the server does not offer CONDSTORE (RFC 7162)")
-    commands: list[tuple[str, str]] = []
-    if capabilities is None:
-        commands.append(("CAPABILITY", imap._command("CAPABILITY")))
-    if "ID" in (capabilities or imap.capabilities):
+    if "ID" in capabilities:
         imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED"))
         identity = f'("name" "emailsync" "version" "{__version__}")'
-        commands.append(("ID", imap._command("ID", identity)))
-    commands.append(("LIST", imap._command("LIST", '""', '"*"')))
+        with contextlib.suppress(imaplib.IMAP4.error):  # refused: no matter, as in connect
+            imap.xatom("ID", identity)
+    typ, listing = imap.list('""', '"*"')
+    if typ != "OK":
+        raise Declined(f"LIST failed: {listing}")
     items = "(" + " ".join(STATUS_ITEMS) + ")"
+    answers: list[Any] = []
     for name in synced:
-        commands.append(
-            ("STATUS", imap._command("STATUS", _quote(encode_modified_utf7(name)), items))
-        )
-    for command, tag in commands:
-        if command == "ID":
-            with contextlib.suppress(imaplib.IMAP4.error):  # refused: no matter, as in connect
-                imap._command_complete(command, tag)
-            continue
-        typ, data = imap._command_complete(command, tag)
+        typ, data = imap.status(quote(encode_modified_utf7(name)).decode("ascii"), items)
         if typ != "OK":
-            raise Declined(f"{command} failed: {data}")  # a folder deleted meanwhile, ...
-        if command == "CAPABILITY":
-            raw = imap.untagged_responses.pop("CAPABILITY", [b""])[-1]
-            if "CONDSTORE" not in _capabilities(raw):
-                raise Declined("the server does not offer CONDSTORE (RFC 7162)")
-    server = parse_list(imap.untagged_responses.pop("LIST", []))
-    return server, parse_status(imap.untagged_responses.pop("STATUS", []))
-
-
-def _capabilities(raw: bytes) -> frozenset[str]:
-    return frozenset(raw.decode("ascii", "replace").upper().split())
-
-
-def password_context(account_id: int) -> str:
-    """store.accounts.Account.password_context(): what the stored password is bound to."""
-    return f"account:{account_id}:imap-password"
+            raise Declined(f"STATUS failed: {data}")  # a folder deleted meanwhile, ...
+        answers.extend(data)
+    return parse_list(listing), parse_status(answers)
 
 
 def _compare_folders(stored: _Stored, server: list[ServerFolder], names: list[str]) -> None:
@@ -398,9 +389,9 @@ def _record(db: sqlite3.Connection, stored: _Stored) -> None:
         ) != _without_sync_time(stored.account):
             raise Declined("the account changed while it was checked")
         db.execute(
-            "UPDATE accounts SET state = 'active', last_error = NULL, last_sync_at = ? "
-            f"WHERE id = ? AND state NOT IN {USER_STATES!r}",
-            (now, account_id),
+            "UPDATE accounts SET state = ?, last_error = NULL, last_sync_at = ? "
+            f"WHERE id = ? AND state NOT IN ({', '.join('?' * len(USER_HELD_STATES))})",
+            (AccountState.ACTIVE.value, now, account_id, *sorted(USER_HELD_STATES)),
         )
         db.execute("UPDATE accounts SET last_sync_at = ? WHERE id = ?", (now, account_id))
     except BaseException:
@@ -415,37 +406,24 @@ def _without_sync_time(account: dict[str, Any]) -> dict[str, Any]:
 
 # -- LIST and STATUS answers -------------------------------------------------------------
 
-_QUOTED = rb'"(?:[^"\\\r\n]|\\["\\])*"'
-_LIST_LINE = re.compile(rb"\(([^()]*)\) (NIL|" + _QUOTED + rb") (.+)", re.IGNORECASE)
-_STATUS_LINE = re.compile(rb"(.+) \(([^()]*)\)\s*")
-_ATOM = re.compile(rb'[^\s"(){}%*\\\]]+')
-_SHIFTED = re.compile(r"&([A-Za-z0-9+,]*)-")  # modified UTF-7's base64 runs
-_UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
-
 
 def parse_list(listing: list[Any]) -> list[ServerFolder]:
     """LIST answers (as imaplib leaves them) as imap.session.list_folders reads them
     through imapclient: the selectable folders with their roles.
 
-    imapclient's parser is the reference (tests compare the two); what this one does
+    imapclient's parser is the reference (tests compare the two); what imap.wire does
     not read (a name sent as a literal, an unusual quoting) declines."""
     from emailsync.domain.model import ServerFolder
 
     role_for = _imap_module("folders").role_for
+    try:
+        entries = wire.parse_list(listing)
+    except wire.WireError as e:
+        raise Declined(str(e)) from None
     server: dict[str, ServerFolder] = {}
-    for line in listing:
-        if line in (b"", None):
+    for flags, delimiter, name in entries:
+        if any(f.casefold() in wire.SKIP_ATTRIBUTES for f in flags):
             continue
-        if not isinstance(line, bytes):
-            raise Declined("a folder name came as a literal")
-        match = _LIST_LINE.fullmatch(line)
-        if match is None:
-            raise Declined(f"unreadable LIST answer {line!r}")
-        flags = tuple(f.decode("utf-8", "replace") for f in match.group(1).split())
-        if any(f.casefold() in _SKIP_ATTRIBUTES for f in flags):
-            continue
-        delimiter = "" if match.group(2).upper() == b"NIL" else _unquote(match.group(2))
-        name = _mailbox(match.group(3))
         if name in server:
             raise Declined(f"{name!r} listed twice")
         server[name] = ServerFolder(name, role_for(name, flags, delimiter), flags)
@@ -453,66 +431,11 @@ def parse_list(listing: list[Any]) -> list[ServerFolder]:
 
 
 def parse_status(lines: list[Any]) -> dict[str, dict[str, int]]:
-    """STATUS answers (RFC 3501 §7.2.4) by mailbox name: {"UIDNEXT": 31, ...}."""
-    found: dict[str, dict[str, int]] = {}
-    for line in lines:
-        if not isinstance(line, bytes):
-            raise Declined("a STATUS answer came with a literal")
-        match = _STATUS_LINE.fullmatch(line)
-        if match is None:
-            raise Declined(f"unreadable STATUS answer {line!r}")
-        pairs = match.group(2).split()
-        found[_mailbox(match.group(1))] = {
-            pairs[i].decode("ascii").upper(): int(pairs[i + 1]) for i in range(0, len(pairs), 2)
-        }
-    return found
-
-
-def _mailbox(raw: bytes) -> str:
-    """A mailbox name as imapclient returns it: unquoted, from modified UTF-7, and an
-    all-digit name through int (imapclient's parser makes a number of it)."""
-    if re.fullmatch(_QUOTED, raw):
-        raw = _unquote(raw).encode("utf-8", "surrogateescape")
-    elif not _ATOM.fullmatch(raw):
-        raise Declined(f"unreadable folder name {raw!r}")
-    return str(int(raw)) if raw.isdigit() else decode_modified_utf7(raw)
-
-
-def decode_modified_utf7(raw: bytes) -> str:
-    """A mailbox name from IMAP's modified UTF-7 (RFC 3501 §5.1.3): `&` starts base64
-    of UTF-16 with `,` for `/`, `-` ends it, `&-` is `&`."""
-
-    def shifted(match: re.Match[str]) -> str:
-        chunk = match.group(1)
-        if not chunk:
-            return "&"
-        data = chunk.replace(",", "/")
-        return base64.b64decode(data + "=" * (-len(data) % 4)).decode("utf-16-be")
-
-    text = raw.decode("ascii")
-    if "&" in _SHIFTED.sub("", text):
-        raise ValueError(f"not modified UTF-7: {text!r}")
-    return _SHIFTED.sub(shifted, text)
-
-
-def encode_modified_utf7(name: str) -> bytes:
-    """The other way (imapclient's imap_utf7.encode): printable ASCII stays, `&` is
-    `&-`, every run of other characters is `&` + base64 of UTF-16 + `-`."""
-
-    def shifted(match: re.Match[str]) -> str:
-        data = base64.b64encode(match.group(0).encode("utf-16-be")).decode("ascii")
-        return "&" + data.rstrip("=").replace("/", ",") + "-"
-
-    return _UNPRINTABLE.sub(shifted, name.replace("&", "&-")).encode("ascii")
-
-
-def _quote(name: bytes) -> bytes:
-    return b'"' + name.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
-
-
-def _unquote(quoted: bytes) -> str:
-    """A quoted string's content (RFC 3501 §4.3: only \\ and \" are escaped)."""
-    return re.sub(r'\\(["\\])', r"\1", quoted[1:-1].decode("utf-8", "surrogateescape"))
+    """STATUS answers by mailbox name (imap.wire.parse_status); unreadable declines."""
+    try:
+        return wire.parse_status(lines)
+    except wire.WireError as e:
+        raise Declined(str(e)) from None
 
 
 def _imap_module(name: str) -> ModuleType:

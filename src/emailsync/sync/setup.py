@@ -21,13 +21,15 @@ from emailsync.domain.conditions import (
     selected_folders,
 )
 from emailsync.domain.model import ServerFolder
+from emailsync.domain.states import AccountState, Security
 from emailsync.errors import UsageError
 from emailsync.imap.connection import connect
+from emailsync.smtp import connection as smtp_connection
 from emailsync.store import accounts as account_store
 from emailsync.store.accounts import Account, Endpoint
 from emailsync.store.crypto import SecretBox
 
-SECURITIES = ("ssl", "starttls", "plain")
+SECURITIES = tuple(Security)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,10 @@ def _check(request: ConnectRequest) -> str:
 
 
 def check_login(settings: Settings, request: ConnectRequest) -> list[ServerFolder]:
-    """Log in and list the folders; raises ConnectionSetupError with the fix in words."""
+    """Log in to IMAP and list the folders, then, when an SMTP server is given, log in
+    there too (EHLO, STARTTLS where chosen, AUTH) with the same username and password.
+    Raises ConnectionSetupError with the fix in words; the CLI and the web wizard both
+    come through here, so neither saves an account whose IMAP or SMTP login fails."""
     email = _check(request)
     session = connect(
         request.imap.host,
@@ -69,9 +74,20 @@ def check_login(settings: Settings, request: ConnectRequest) -> list[ServerFolde
         cafile=settings.ca_file,
     )
     try:
-        return session.list_folders()
+        folders = session.list_folders()
     finally:
         session.close()
+    if request.smtp is not None:
+        smtp_connection.check_login(
+            request.smtp.host,
+            request.smtp.port,
+            request.smtp.security,
+            request.username or email,
+            request.password,
+            email=email,
+            cafile=settings.ca_file,
+        )
+    return folders
 
 
 def add_account(
@@ -83,7 +99,7 @@ def add_account(
     """Test the login, then save the account with its password encrypted at rest."""
     folders = check_login(settings, request)
     email = _check(request)
-    box = SecretBox.from_environment(settings.home)
+    box = SecretBox.from_settings(settings)
     with engine.begin() as conn:
         account_id = account_store.create_account(
             conn,
@@ -110,12 +126,12 @@ def reconnect(settings: Settings, engine: sa.Engine, account: Account, password:
             account.user_id, account.email, account.imap, account.smtp, account.username, password
         ),
     )
-    box = SecretBox.from_environment(settings.home)
+    box = SecretBox.from_settings(settings)
     with engine.begin() as conn:
         account_store.set_password_secret(
             conn, account.id, box.encrypt(password, context=account.password_context())
         )
-        account_store.set_state(conn, account.id, "active", error=None)
+        account_store.set_state(conn, account.id, AccountState.ACTIVE, error=None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from emailsync.domain.conditions import SyncConditions
 from emailsync.store.accounts import Account
 from emailsync.store.directory import User
+from emailsync.store.raw import raw_files
 from emailsync.web import accounts as svc
 from emailsync.web import mail_view as mv
 from emailsync.web.inbox import attachment_download
@@ -214,7 +215,7 @@ def _thread_out(t: Any) -> dict[str, Any]:
 
 def _html_bodies(request: Request, message_ids: list[int]) -> dict[int, str]:
     return mv.html_bodies(
-        request.app.state.engine, message_ids, request.app.state.settings.raw_files
+        request.app.state.engine, message_ids, raw_files(request.app.state.settings)
     )
 
 
@@ -369,7 +370,7 @@ def delete_account(
         account,
         keep_mail=keep_mail,
         wake=request.app.state.wake,
-        raw_files=request.app.state.settings.raw_files,
+        raw_files=raw_files(request.app.state.settings),
     )
     return Response(status_code=204)
 

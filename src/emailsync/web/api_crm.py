@@ -726,7 +726,7 @@ def split_thread(request: Request, user: ApiUser, thread_id: int, body: SplitIn)
     _own_thread(engine, user, thread_id)
     wanted = list(dict.fromkeys(body.message_ids))
     with reading(engine) as conn:
-        members = set(
+        members: set[int] = set(
             conn.execute(
                 sa.select(messages.c.id).where(messages.c.thread_id == thread_id)
             ).scalars()

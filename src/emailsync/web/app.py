@@ -10,7 +10,6 @@ nothing here talks IMAP except through sync.setup.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -121,12 +120,12 @@ def create_app(
 
     app.add_middleware(
         SessionMiddleware,
-        secret_key=session_secret(settings.home),
+        secret_key=session_secret(settings.home, settings.session_key),
         session_cookie="emailsync_session",
         max_age=14 * 24 * 3600,
         same_site="lax",
         # behind TLS (a reverse proxy), EMAILSYNC_SECURE_COOKIES=1 adds the Secure flag
-        https_only=os.environ.get("EMAILSYNC_SECURE_COOKIES", "") == "1",
+        https_only=settings.secure_cookies,
     )
 
     @app.exception_handler(LoginRequired)

@@ -130,7 +130,7 @@ def find_attachment(
     want = stored[index]
     try:
         msg = BytesParser(policy=policy.default).parsebytes(raw)
-        leaves = _leaves(msg)  # type: ignore[arg-type]
+        leaves = _leaves(msg)
     except Exception:
         return None
     cid = str(want.get("content_id") or "")

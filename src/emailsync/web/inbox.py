@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from emailsync.errors import EmailsyncError
 from emailsync.store.directory import User
+from emailsync.store.raw import raw_files
 from emailsync.web import bodies
 from emailsync.web import mail_view as mv
 from emailsync.web.app import render
@@ -51,7 +52,7 @@ def thread_page(request: Request, user: CurrentUser, thread_id: int) -> Response
     images = set(request.query_params.getlist("images"))
     messages = mv.messages_of(detail)
     html = mv.html_bodies(
-        engine, [mv.field(m, "id") for m in messages], request.app.state.settings.raw_files
+        engine, [mv.field(m, "id") for m in messages], raw_files(request.app.state.settings)
     )
     return render(
         request,
@@ -86,7 +87,7 @@ def message_body(
 ) -> Response:
     engine = request.app.state.engine
     message = mv.find_message(engine, user.id, thread_id, message_id)
-    html = mv.html_bodies(engine, [message_id], request.app.state.settings.raw_files)
+    html = mv.html_bodies(engine, [message_id], raw_files(request.app.state.settings))
     document, _ = mv.body_html(
         message, html[message_id], thread_id=thread_id, show_images=bool(images)
     )
@@ -111,7 +112,7 @@ def attachment_download(
         thread_id,
         message_id,
         index,
-        raw_files=request.app.state.settings.raw_files,
+        raw_files=raw_files(request.app.state.settings),
     )
     return attachment_response(data)
 

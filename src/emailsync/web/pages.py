@@ -21,6 +21,7 @@ from emailsync.providers import BY_KEY, PRESETS
 from emailsync.services import users as auth
 from emailsync.store.accounts import Account
 from emailsync.store.directory import User
+from emailsync.store.raw import raw_files
 from emailsync.web import accounts as svc
 from emailsync.web.app import render
 from emailsync.web.security import check_csrf, page_user, session_user
@@ -276,7 +277,7 @@ async def remove(request: Request, user: CurrentUser, account_id: int) -> Respon
         account,
         keep_mail=choice == "keep",
         wake=request.app.state.wake,
-        raw_files=request.app.state.settings.raw_files,
+        raw_files=raw_files(request.app.state.settings),
     )
     request.session["flash"] = f"{account.email} was removed." + (
         " Its synced mail stays in the inbox." if choice == "keep" else ""

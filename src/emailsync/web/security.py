@@ -25,11 +25,10 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
 
-def session_secret(home: Path) -> str:
+def session_secret(home: Path, configured: str | None = None) -> str:
     """The cookie-signing key: EMAILSYNC_SESSION_KEY, else home/web-session.key (0600)."""
-    env = os.environ.get("EMAILSYNC_SESSION_KEY", "").strip()
-    if env:
-        return env
+    if configured:
+        return configured
     path = Path(home) / SESSION_KEY_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,21 +18,29 @@ The worker notices a stop request between passes, within about a second.
 from __future__ import annotations
 
 import logging
+import shlex
+import sys
 import threading
+from pathlib import Path
 
 import sqlalchemy as sa
+import uvicorn
 
 from emailsync.config import Settings
-from emailsync.runtime.worker import IDLE_STATES, run_account
+from emailsync.domain.states import USER_HELD_STATES, WAITING_FOR_USER_STATES
+from emailsync.runtime.worker import run_account
 from emailsync.store import accounts as account_store
+from emailsync.store import directory
 from emailsync.store.db import reading
+from emailsync.web.app import create_app
 
 log = logging.getLogger("emailsync.product")
 
-# Accounts added in the web app wait in "setup" until the user presses Sync.
-WAITING_STATES = IDLE_STATES | {"setup"}
+# Accounts added in the web app wait in "setup" until the user presses Sync; the other
+# waiting states (needs_reconnect, paused, removed) wait for the user too.
+WAITING_STATES = WAITING_FOR_USER_STATES
 # Held states the supervisor restores when a finishing pass overwrote them.
-HELD_STATES = frozenset({"paused", "removed"})
+HELD_STATES = USER_HELD_STATES
 
 
 class Supervisor:
@@ -146,10 +154,6 @@ def run_product(
     poll_seconds: float = 60.0,
 ) -> None:
     """Serve the web app and keep every account in sync until Ctrl-C (or SIGTERM)."""
-    import uvicorn
-
-    from emailsync.web.app import create_app
-
     _greet(settings, engine, host, port)
     supervisor = Supervisor(settings, engine, poll_seconds=poll_seconds)
     app = create_app(settings, engine, wake=supervisor.wake)
@@ -163,12 +167,6 @@ def run_product(
 
 def _greet(settings: Settings, engine: sa.Engine, host: str, port: int) -> None:
     """Tell the person who started the product where it is and how to sign in."""
-    import shlex
-    import sys
-    from pathlib import Path
-
-    from emailsync.store import directory
-
     users = directory.list_users(engine)
     lines = [f"emailsync is running at http://{host}:{port}/ (data in {settings.home})"]
     if not users:  # the command must reach this data directory, wherever it is typed

@@ -39,8 +39,8 @@ from emailsync.domain.model import FetchedMessage, ParsedMessage
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
 from emailsync.imap.connection import SessionSpec
 from emailsync.mime.parse import parse_safely
-from emailsync.runtime.memory import collect_rarely
 from emailsync.store.raw import RawFiles, RawSpot, raw_digest
+from emailsync.sync.memory import collect_rarely
 
 if TYPE_CHECKING:
     from emailsync.imap.session import ImapSession

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
-_TESTS_DIR = str(Path(__file__).resolve().parents[1])
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
-
-from fastapi.testclient import TestClient  # noqa: E402
-
-from emailsync.config import Settings  # noqa: E402
-from emailsync.services import users as auth  # noqa: E402
-from emailsync.store import directory  # noqa: E402
-from emailsync.web.app import create_app  # noqa: E402
-from support.dovecot import DovecotServer  # noqa: E402
+from emailsync.config import Settings
+from emailsync.services import users as auth
+from emailsync.store import directory
+from emailsync.web.app import create_app
+from support.dovecot import DovecotServer
 
 PASSWORD = "correct horse battery"
 

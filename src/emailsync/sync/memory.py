@@ -4,8 +4,9 @@ free pages given back once it is done.
 CPython runs a collection of its youngest generation every 700 allocations of container
 objects (tuples, dicts, dataclasses) and an older one every 10 of those. A big sync
 allocates millions of them (parsed messages, row tuples) and reference counting frees
-nearly all of them; the collections found next to nothing and took ~7 % of the CPU of a
-12,000-message initial sync (fetcher processes and sync process alike). While a big
+nearly all of them; the collections found next to nothing and took a measurable share
+of the CPU of a 12,000-message initial sync, in fetcher processes and sync process
+alike (the figure is in bench/README.md, "Figures quoted"). While a big
 pass runs, a collection comes every BULK_THRESHOLD allocations instead: what it holds
 stays bounded by the batches in flight, cycles are still collected.
 """
@@ -54,7 +55,7 @@ def collect_rarely() -> None:
 
 def _malloc_trim() -> Callable[[int], int] | None:
     try:
-        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]  # glibc
+        return ctypes.CDLL(None).malloc_trim  # glibc
     except (OSError, AttributeError):
         return None
 
@@ -65,6 +66,6 @@ _TRIM = _malloc_trim()
 def release_memory() -> None:
     """Give the heap's free pages back to the system, once a folder's big pass is done.
     (Not after every batch: the pages given back are faulted in again by the next one,
-    which cost the 12,000-message sync 0.7 s of system time.)"""
+    which cost the 12,000-message sync system time; bench/README.md has the figure.)"""
     if _TRIM is not None:
         _TRIM(0)
