@@ -22,10 +22,12 @@ a restart per tick logged in to the mail server hundreds of times a minute.
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import sqlalchemy as sa
 import uvicorn
@@ -203,10 +205,13 @@ def _greet(settings: Settings, engine: sa.Engine, host: str, port: int) -> None:
     """Tell the person who started the product where it is and how to sign in."""
     users = user_service.list_users(engine)
     lines = [f"emailsync is running at http://{host}:{port}/ (data in {settings.home})"]
-    if not users:
+    if not users:  # the command must reach this data directory, wherever it is typed
+        default = settings.home == Path("emailsync-data").resolve()
+        env = "" if default else f"EMAILSYNC_HOME={shlex.quote(str(settings.home))} "
         lines.append(
             "No user yet. Create one to sign in:\n"
-            "  .venv/bin/emailsync users add you@example.com --name 'Your Name' --password-stdin"
+            f"  {env}.venv/bin/emailsync users add you@example.com --name 'Your Name' "
+            "--password-stdin"
         )
     else:
         lines.append(f"Sign in as one of: {', '.join(u.email for u in users[:5])}")

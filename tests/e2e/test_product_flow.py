@@ -9,8 +9,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from emailsync import auth
 from emailsync.services import crm, users
+from emailsync.services import users as auth
 from emailsync.store import accounts as account_store
 from support.dovecot import DovecotServer
 from support.mail import make_message

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from emailsync import auth
 from emailsync.config import Settings
 from emailsync.services import users
+from emailsync.services import users as auth
 from emailsync.store.directory import User
 from emailsync.web.app import create_app
 from support.dovecot import DovecotServer

@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from emailsync import auth
 from emailsync.config import Settings
 from emailsync.domain.model import Address, FetchedMessage, ParsedMessage, Participants
+from emailsync.services import users as auth
 from emailsync.store import messages as message_store
 from emailsync.store.db import open_database
 from emailsync.store.raw import raw_digest

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emailsync import auth
+from emailsync.services import users as auth
 from support.web import PASSWORD, Site, csrf_of, sign_in
 
 

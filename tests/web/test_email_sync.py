@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from emailsync import auth
+from emailsync.services import users as auth
 from emailsync.store import accounts as account_store
 from emailsync.sync.account_sync import sync_account
 from support.dovecot import DovecotServer

@@ -1,21 +1,23 @@
-"""What every command handler needs: the store, JSON and table output."""
+"""What every command handler needs: the store, JSON and table output, deal relinking."""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 
-if TYPE_CHECKING:
-    import sqlalchemy as sa
+import sqlalchemy as sa
 
-    from emailsync.config import Settings
+from emailsync.config import Settings
+from emailsync.services import crm as crm_service
+from emailsync.services import users as user_service
+from emailsync.store.db import open_database, reading
+
+__all__ = ["context", "print_json", "reading", "relink", "table", "user_id"]
 
 
 def context() -> tuple[Settings, sa.Engine]:
-    from emailsync.config import Settings
-    from emailsync.store.db import open_database
-
     settings = Settings.from_environment()
     return settings, open_database(settings)
 
@@ -34,6 +36,9 @@ def table(rows: list[list[str]], header: list[str]) -> None:
 def user_id(engine: sa.Engine, email: str | None) -> int | None:
     if not email:
         return None
-    from emailsync.store import directory
+    return user_service.find_user(engine, email).id
 
-    return directory.find_user(engine, email).id
+
+def relink(engine: sa.Engine, emails: Iterable[str] | None = None) -> int:
+    """Retroactive deal links after a CRM change (store.links.relink_deals), committed."""
+    return crm_service.relink(engine, emails)

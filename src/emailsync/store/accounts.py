@@ -429,3 +429,14 @@ def add_aliases(conn: sa.Connection, account_id: int, emails: set[str]) -> tuple
             accounts.update().where(accounts.c.id == account_id).values(aliases=sorted(known | new))
         )
     return tuple(sorted(known | new))
+
+
+def remove_aliases(conn: sa.Connection, account_id: int, emails: set[str]) -> tuple[str, ...]:
+    """Drop addresses from the account's aliases (those it does not have are ignored)."""
+    row = conn.execute(sa.select(accounts.c.aliases).where(accounts.c.id == account_id)).one()
+    kept = set(row.aliases) - {normalize_email(e) for e in emails}
+    if kept != set(row.aliases):
+        conn.execute(
+            accounts.update().where(accounts.c.id == account_id).values(aliases=sorted(kept))
+        )
+    return tuple(sorted(kept))

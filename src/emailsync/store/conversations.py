@@ -1,11 +1,6 @@
-"""Reading conversations: their links to CRM records (with the reasons, in words), the
-privacy rule applied to every read, and the manual link / unlink / share actions.
-
-Automatic person and organisation links are not stored: they are derived from the
-participants each time, so a contact added later links the mail already synced
-(retroactive by construction). What is stored is what cannot be derived: the user's own
-links and unlinks (thread_links) and the deal a thread was put on (threads.deal_id),
-because "once linked, the thread stays on that deal".
+"""Reading conversations: the privacy rule applied to every read, the owner's manual
+link / unlink / share actions, and `why` a message is linked (links themselves are
+derived by domain.linking from the facts store.links loads).
 
 Every road that reads mail (CLI, web pages, API) comes through `visible_thread_ids`,
 `list_visible_threads` or `get_visible_thread`, which apply domain.privacy.
@@ -13,21 +8,22 @@ Every road that reads mail (CLI, web pages, API) comes through `visible_thread_i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
-from emailsync.domain.addresses import email_domain
-from emailsync.domain.privacy import RecordRef, can_see_record, can_see_thread
+from emailsync.domain.linking import LinkedRecord, ThreadLinks, counts_on_deal
+from emailsync.domain.privacy import can_see_thread
 from emailsync.errors import UsageError
+from emailsync.store.links import links_of_threads, relink_deals, thread_infos
 from emailsync.store.tables import (
     accounts,
     deals,
     message_addresses,
+    message_locations,
     messages,
-    organisation_domains,
     organisations,
     person_emails,
     persons,
@@ -35,309 +31,35 @@ from emailsync.store.tables import (
     threads,
 )
 
-FIELD_NAMES = {
-    "from": "From",
-    "sender": "Sender",
-    "reply_to": "Reply-To",
-    "to": "To",
-    "cc": "Cc",
-    "bcc": "Bcc",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class LinkedRecord:
-    kind: str  # person | organisation | deal
-    id: int
-    name: str
-    reason: str
-    manual: bool
-    owner_user_id: int | None
-    visibility: str
-
-    def ref(self) -> RecordRef:
-        return RecordRef(self.owner_user_id, self.visibility)
-
-
-@dataclass(slots=True)
-class ThreadLinks:
-    persons: list[LinkedRecord] = field(default_factory=list)
-    organisations: list[LinkedRecord] = field(default_factory=list)
-    deal: LinkedRecord | None = None
-
-    def records(self) -> list[LinkedRecord]:
-        return [*self.persons, *self.organisations, *([self.deal] if self.deal else [])]
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadInfo:
-    id: int
-    account_id: int
-    owner_user_id: int
-    own_emails: frozenset[str]
-    sharing: str
-    deal_id: int | None
-    deal_link_manual: bool
-    deal_link_reason: str | None
-
-
-def _thread_infos(conn: sa.Connection, thread_ids: Iterable[int]) -> dict[int, ThreadInfo]:
-    ids = list(thread_ids)
-    if not ids:
-        return {}
-    rows = conn.execute(
-        sa.select(
-            threads.c.id,
-            threads.c.account_id,
-            threads.c.sharing,
-            threads.c.deal_id,
-            threads.c.deal_link_manual,
-            threads.c.deal_link_reason,
-            accounts.c.user_id,
-            accounts.c.email,
-            accounts.c.aliases,
-        )
-        .join(accounts, accounts.c.id == threads.c.account_id)
-        .where(threads.c.id.in_(ids))
-    )
-    return {
-        r.id: ThreadInfo(
-            r.id,
-            r.account_id,
-            r.user_id,
-            frozenset({r.email, *r.aliases}),
-            r.sharing,
-            r.deal_id,
-            r.deal_link_manual,
-            r.deal_link_reason,
-        )
-        for r in rows
-    }
-
-
-def _participants(conn: sa.Connection, thread_ids: list[int]) -> dict[int, dict[str, str]]:
-    """thread → {email: first header it appears in}."""
-    result: dict[int, dict[str, str]] = {}
-    order = list(FIELD_NAMES)
-    rows = conn.execute(
-        sa.select(messages.c.thread_id, message_addresses.c.email, message_addresses.c.field)
-        .join(messages, messages.c.id == message_addresses.c.message_id)
-        .where(messages.c.thread_id.in_(thread_ids))
-    )
-    for r in rows:
-        seen = result.setdefault(r.thread_id, {})
-        if r.email not in seen or order.index(r.field) < order.index(seen[r.email]):
-            seen[r.email] = r.field
-    return result
-
-
-def links_of_threads(
-    conn: sa.Connection, thread_ids: Sequence[int], viewer_id: int | None = None
-) -> dict[int, ThreadLinks]:
-    """The CRM records each thread is linked to, automatic and manual, with reasons.
-
-    With `viewer_id`, records that viewer may not see are left out: a colleague's
-    owner-only contact must not show its name on anybody else's screen. Without it (the
-    linker itself), every record counts."""
-    infos = _thread_infos(conn, thread_ids)
-    ids = list(infos)
-    if not ids:
-        return {}
-    participants = _participants(conn, ids)
-    all_emails = {e for p in participants.values() for e in p}
-    person_of: dict[str, int] = (
-        dict(
-            conn.execute(
-                sa.select(person_emails.c.email, person_emails.c.person_id).where(
-                    person_emails.c.email.in_(all_emails)
-                )
-            ).all()
-        )
-        if all_emails
-        else {}
-    )
-    overrides: dict[int, list[sa.Row]] = {}
-    for r in conn.execute(sa.select(thread_links).where(thread_links.c.thread_id.in_(ids))):
-        overrides.setdefault(r.thread_id, []).append(r)
-    manual_person_ids = {
-        r.target_id
-        for rows in overrides.values()
-        for r in rows
-        if r.kind == "person" and not r.removed
-    }
-    people = _persons(conn, {*person_of.values(), *manual_person_ids})
-    domains = _organisation_domains(conn)
-    org_rows = _organisations(
-        conn,
-        {p.organisation_id for p in people.values()}
-        | {r.target_id for rows in overrides.values() for r in rows if r.kind == "organisation"}
-        | set(domains.values()),
-    )
-    deal_rows = _deals(conn, {i.deal_id for i in infos.values() if i.deal_id})
-    result: dict[int, ThreadLinks] = {}
-    for thread_id, info in infos.items():
-        links = ThreadLinks()
-        removed = {(r.kind, r.target_id) for r in overrides.get(thread_id, []) if r.removed}
-        seen_orgs: set[int] = set()
-        matched_people: set[int] = set()
-        for email, header in sorted(participants.get(thread_id, {}).items()):
-            if email in info.own_emails:
-                continue
-            person_id = person_of.get(email)
-            if person_id is not None and person_id in people:
-                if ("person", person_id) in removed or person_id in matched_people:
-                    continue
-                matched_people.add(person_id)
-                p = people[person_id]
-                links.persons.append(
-                    LinkedRecord(
-                        "person",
-                        p.id,
-                        p.name or email,
-                        f"{email} ({FIELD_NAMES[header]}) is {p.name or 'a contact'}",
-                        False,
-                        p.owner_user_id,
-                        p.visibility,
-                    )
-                )
-                org = org_rows.get(p.organisation_id) if p.organisation_id else None
-                if org and org.id not in seen_orgs and ("organisation", org.id) not in removed:
-                    seen_orgs.add(org.id)
-                    links.organisations.append(
-                        LinkedRecord(
-                            "organisation",
-                            org.id,
-                            org.name,
-                            f"{p.name or email} works at {org.name}",
-                            False,
-                            org.owner_user_id,
-                            org.visibility,
-                        )
-                    )
-                continue
-            org_id = _domain_match(email_domain(email), domains)
-            if org_id is not None and org_id not in seen_orgs:
-                org = org_rows[org_id]
-                if ("organisation", org.id) in removed:
-                    continue
-                seen_orgs.add(org.id)
-                links.organisations.append(
-                    LinkedRecord(
-                        "organisation",
-                        org.id,
-                        org.name,
-                        f"{email} ({FIELD_NAMES[header]}) is at {email_domain(email)}, "
-                        f"a domain of {org.name} (no contact has this address)",
-                        False,
-                        org.owner_user_id,
-                        org.visibility,
-                    )
-                )
-        for r in overrides.get(thread_id, []):
-            if r.removed or not r.manual:
-                continue
-            if r.kind == "person" and r.target_id in people and r.target_id not in matched_people:
-                p = people[r.target_id]
-                links.persons.append(
-                    LinkedRecord(
-                        "person",
-                        p.id,
-                        p.name,
-                        "linked by hand",
-                        True,
-                        p.owner_user_id,
-                        p.visibility,
-                    )
-                )
-            if (
-                r.kind == "organisation"
-                and r.target_id in org_rows
-                and r.target_id not in seen_orgs
-            ):
-                org = org_rows[r.target_id]
-                links.organisations.append(
-                    LinkedRecord(
-                        "organisation",
-                        org.id,
-                        org.name,
-                        "linked by hand",
-                        True,
-                        org.owner_user_id,
-                        org.visibility,
-                    )
-                )
-        if info.deal_id and info.deal_id in deal_rows:
-            d = deal_rows[info.deal_id]
-            links.deal = LinkedRecord(
-                "deal",
-                d.id,
-                d.title,
-                "linked by hand" if info.deal_link_manual else (info.deal_link_reason or ""),
-                info.deal_link_manual,
-                d.owner_user_id,
-                d.visibility,
-            )
-        if viewer_id is not None:
-            links = _seen_by(viewer_id, links)
-        result[thread_id] = links
-    return result
-
-
-def _seen_by(viewer_id: int, links: ThreadLinks) -> ThreadLinks:
-    return ThreadLinks(
-        persons=[r for r in links.persons if can_see_record(viewer_id, r.ref())],
-        organisations=[r for r in links.organisations if can_see_record(viewer_id, r.ref())],
-        deal=links.deal if links.deal and can_see_record(viewer_id, links.deal.ref()) else None,
-    )
-
-
-def _persons(conn: sa.Connection, ids: set[int]) -> dict[int, sa.Row]:
-    if not ids:
-        return {}
-    return {r.id: r for r in conn.execute(sa.select(persons).where(persons.c.id.in_(ids)))}
-
-
-def _organisations(conn: sa.Connection, ids: set[int | None]) -> dict[int, sa.Row]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return {
-        r.id: r
-        for r in conn.execute(sa.select(organisations).where(organisations.c.id.in_(wanted)))
-    }
-
-
-def _deals(conn: sa.Connection, ids: set[int | None]) -> dict[int, sa.Row]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return {r.id: r for r in conn.execute(sa.select(deals).where(deals.c.id.in_(wanted)))}
-
-
-def _organisation_domains(conn: sa.Connection) -> dict[str, int]:
-    return dict(
-        conn.execute(
-            sa.select(organisation_domains.c.domain, organisation_domains.c.organisation_id)
-        ).all()
-    )
-
-
-def _domain_match(domain: str, domains: dict[str, int]) -> int | None:
-    """The organisation owning the domain or its nearest parent (a subdomain counts)."""
-    labels = domain.split(".")
-    for i in range(len(labels) - 1):
-        org = domains.get(".".join(labels[i:]))
-        if org is not None:
-            return org
-    return None
-
+# LinkedRecord, ThreadLinks, links_of_threads and relink_deals are re-exported for the
+# callers that still import them from here (web/api_crm.py); their homes are
+# domain.linking and store.links.
+__all__ = [
+    "LinkedRecord",
+    "MessageView",
+    "ThreadDetail",
+    "ThreadLinks",
+    "ThreadSummary",
+    "get_visible_thread",
+    "link",
+    "links_of_threads",
+    "list_visible_threads",
+    "person_emails_of",
+    "relink_deals",
+    "set_sharing",
+    "summaries",
+    "thread_owner",
+    "unlink",
+    "visible_thread_ids",
+    "why",
+]
 
 # -- the privacy rule, applied ------------------------------------------------------------
 
 
 def visible_thread_ids(conn: sa.Connection, viewer_id: int, thread_ids: Sequence[int]) -> set[int]:
     """Which of these threads the viewer may read (domain.privacy.can_see_thread)."""
-    infos = _thread_infos(conn, thread_ids)
+    infos = thread_infos(conn, thread_ids)
     others = [t for t, i in infos.items() if i.owner_user_id != viewer_id and i.sharing == "shared"]
     links = links_of_threads(conn, others, viewer_id) if others else {}
     return {
@@ -446,8 +168,6 @@ def summaries(
         .order_by(message_addresses.c.email)
     ):
         people.setdefault(r.thread_id, []).append(r.email)
-    from emailsync.store.tables import message_locations
-
     unread_threads: set[int] = set(
         conn.execute(
             sa.select(messages.c.thread_id)
@@ -511,10 +231,6 @@ def get_visible_thread(conn: sa.Connection, viewer_id: int, thread_id: int) -> T
     if thread_id not in visible_thread_ids(conn, viewer_id, [thread_id]):
         return None
     summary = summaries(conn, [thread_id], viewer_id)[0]
-    closed_at = None
-    if summary.deal is not None:
-        deal = conn.execute(sa.select(deals).where(deals.c.id == summary.deal.id)).one()
-        closed_at = deal.closed_at if deal.status != "open" else None
     views = []
     for m in conn.execute(
         sa.select(messages)
@@ -536,7 +252,7 @@ def get_visible_thread(conn: sa.Connection, viewer_id: int, thread_id: int) -> T
                 text_body=m.text_body,
                 attachments=tuple(m.attachments),
                 on_deal=summary.deal is not None
-                and (closed_at is None or m.internaldate <= closed_at),
+                and counts_on_deal(m.internaldate, summary.deal.closed_at),
             )
         )
     return ThreadDetail(summary, tuple(views))
@@ -633,91 +349,6 @@ def _set_override(
             removed=removed,
             reason="by hand",
         )
-    )
-
-
-# -- automatic deal links ------------------------------------------------------------------
-
-
-def auto_link_deals(conn: sa.Connection, thread_ids: Iterable[int]) -> int:
-    """Put each thread without a deal on the only open deal of one of its persons.
-
-    A thread the user linked or unlinked by hand is left alone; a thread already on a
-    deal stays on it (even when the deal is won or lost since: new mail then simply
-    is not counted on the deal, see MessageView.on_deal)."""
-    no_open_deal = (
-        conn.execute(
-            sa.select(deals.c.id)
-            .where(deals.c.status == "open", deals.c.person_id.is_not(None))
-            .limit(1)
-        ).first()
-        is None
-    )
-    if no_open_deal:  # nothing to link to: skip reading the threads' links
-        return 0
-    candidates = [
-        r.id
-        for r in conn.execute(
-            sa.select(threads.c.id).where(
-                threads.c.id.in_(list(thread_ids)),
-                threads.c.deal_id.is_(None),
-                ~threads.c.deal_link_manual,
-            )
-        )
-    ]
-    if not candidates:
-        return 0
-    linked = 0
-    all_links = links_of_threads(conn, candidates)
-    person_ids = sorted({p.id for links in all_links.values() for p in links.persons})
-    open_deals: dict[int, list[sa.Row]] = {}
-    for start in range(0, len(person_ids), 500):
-        for deal in conn.execute(
-            sa.select(deals.c.id, deals.c.title, deals.c.person_id).where(
-                deals.c.person_id.in_(person_ids[start : start + 500]), deals.c.status == "open"
-            )
-        ):
-            open_deals.setdefault(deal.person_id, []).append(deal)
-    updates = []
-    for thread_id in candidates:
-        for person in sorted(all_links[thread_id].persons, key=lambda p: p.id):
-            if len(open_deals.get(person.id, ())) == 1:
-                deal = open_deals[person.id][0]
-                reason = f"{person.reason}, whose only open deal is '{deal.title}'"
-                updates.append({"b_id": thread_id, "b_deal": deal.id, "b_reason": reason})
-                linked += 1
-                break
-    if updates:
-        conn.execute(
-            threads.update()
-            .where(threads.c.id == sa.bindparam("b_id"))
-            .values(deal_id=sa.bindparam("b_deal"), deal_link_reason=sa.bindparam("b_reason")),
-            updates,
-        )
-    return linked
-
-
-def relink_deals(conn: sa.Connection, emails: Iterable[str] | None = None) -> int:
-    """Retroactive deal links after the CRM changed (a contact, deal or import): for the
-    threads of these addresses, the only ones such a change can affect, or for all."""
-    if emails is None:
-        ids = list(conn.execute(sa.select(threads.c.id)).scalars())
-    else:
-        ids = threads_with_emails(conn, emails)
-    return auto_link_deals(conn, ids) if ids else 0
-
-
-def threads_with_emails(conn: sa.Connection, emails: Iterable[str]) -> list[int]:
-    wanted = list(set(emails))
-    if not wanted:
-        return []
-    return list(
-        conn.execute(
-            sa.select(messages.c.thread_id)
-            .join(message_addresses, message_addresses.c.message_id == messages.c.id)
-            .where(message_addresses.c.email.in_(wanted), messages.c.thread_id.is_not(None))
-            .distinct()
-        ).scalars()
     )
 
 

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from emailsync.domain.model import FetchedMessage, ParsedMessage
 from emailsync.domain.threading import MessageNode, subject_key
 from emailsync.store.bulk import insert_many
-from emailsync.store.conversations import auto_link_deals
 from emailsync.store.db import allocate_ids
+from emailsync.store.links import auto_link_deals
 from emailsync.store.raw import RawFiles, RawSpot
 from emailsync.store.tables import (
     accounts,
@@ -512,6 +512,7 @@ def list_messages(
     for r in rows:
         addrs = r.addresses or {}
         thread = links.get(r.thread_id)
+        deal = thread.deal_of_message(r.internaldate) if thread else None  # won before: None
         flags = sorted({f for _, fl in locations.get(r.id, []) for f in fl.split() if f})
         result.append(
             {
@@ -536,11 +537,7 @@ def list_messages(
                 "organisations": [
                     {"id": o.id, "name": o.name} for o in (thread.organisations if thread else [])
                 ],
-                "deal": (
-                    {"id": thread.deal.id, "title": thread.deal.name}
-                    if thread and thread.deal
-                    else None
-                ),
+                "deal": {"id": deal.id, "title": deal.name} if deal else None,
                 "size": r.size,
                 "attachments": [a["filename"] for a in r.attachments],
                 "defects": r.defects,

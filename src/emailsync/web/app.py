@@ -26,9 +26,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from emailsync import auth
 from emailsync.config import Settings
 from emailsync.errors import Conflict, EmailsyncError, NotFound
+from emailsync.services import users as auth
 from emailsync.web.api import accounts as api_accounts
 from emailsync.web.api import crm as api_crm
 from emailsync.web.api import threads as api_threads

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fastapi import HTTPException, Request
 
-from emailsync import auth
+from emailsync.services import users as auth
 from emailsync.store.directory import User
 
 SESSION_KEY_FILE = "web-session.key"

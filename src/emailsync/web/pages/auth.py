@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from emailsync import auth
+from emailsync.services import users as auth
 from emailsync.store.directory import User
 from emailsync.web.security import check_csrf, page_user, session_user
 from emailsync.web.templating import render

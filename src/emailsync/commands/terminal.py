@@ -1,4 +1,6 @@
-"""A progress bar on a terminal, nothing when stderr is not one (pipes, CI, cron)."""
+"""What a sync looks like on a terminal: a progress bar when stderr is one (nothing on
+pipes, CI, cron) and the summary line of each pass. Imports no SQLAlchemy: the quick
+`sync --once` path uses it."""
 
 from __future__ import annotations
 
@@ -44,3 +46,16 @@ def progress_for_terminal() -> Iterator[Progress]:
         console=Console(stderr=True),
     ) as bar:
         yield _RichProgress(bar)
+
+
+def report_pass(email: str, result: Any) -> None:
+    """The one-line summary of a sync pass on stderr, and each folder's error."""
+    removed = sum(r.removed for r in result.folders.values())
+    flags = sum(r.flag_updates for r in result.folders.values())
+    print(
+        f"{email}: {result.new_messages} new messages, {flags} flag changes, "
+        f"{removed} removed in {len(result.folders)} folders",
+        file=sys.stderr,
+    )
+    for name, error in result.folder_errors.items():
+        print(f"{email}: folder {name}: {error}", file=sys.stderr)
