@@ -9,7 +9,14 @@ from typing import Any
 
 from emailsync.commands.common import context, print_json, reading, table
 from emailsync.domain.addresses import normalize_email
-from emailsync.domain.conditions import FutureMode, PastScope, folders_to_sync, in_display_order
+from emailsync.domain.conditions import (
+    FutureMode,
+    PastScope,
+    SyncConditions,
+    folders_to_sync,
+    in_display_order,
+)
+from emailsync.domain.states import AccountState
 from emailsync.domain.window import SyncFrom
 from emailsync.errors import UsageError
 from emailsync.services.users import find_user
@@ -17,7 +24,7 @@ from emailsync.store import accounts as account_store
 from emailsync.store import messages as message_store
 from emailsync.store.accounts import Endpoint
 from emailsync.sync.account_sync import open_session
-from emailsync.sync.setup import ConnectRequest, add_account
+from emailsync.sync.setup import ConnectRequest, add_account, save_conditions
 
 
 def register(sub: Any) -> None:
@@ -33,6 +40,7 @@ def register(sub: Any) -> None:
     a.add_argument("--smtp-security", choices=["ssl", "starttls", "plain"], default="starttls")
     a.add_argument("--username", help="login name, when it is not the address")
     a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    _condition_arguments(a)
     a.set_defaults(handler=_add)
     a = accounts.add_parser("list", help="list connected mailboxes")
     a.add_argument("--json", action="store_true")
@@ -41,19 +49,14 @@ def register(sub: Any) -> None:
     a.add_argument("account", metavar="ACCOUNT")
     a.add_argument("--json", action="store_true")
     a.set_defaults(handler=_folders)
-    a = accounts.add_parser("configure", help="set the sync conditions")
+    a = accounts.add_parser("configure", help="set the sync conditions (and start syncing)")
     a.add_argument("account", metavar="ACCOUNT")
-    a.add_argument("--sync-from", choices=["now", "1m", "3m", "6m", "1y"])
-    a.add_argument("--past-scope", choices=["all", "contacts"])
-    a.add_argument("--folders", metavar="NAME,NAME", help="folders (labels) to sync")
-    a.add_argument(
-        "--future",
-        choices=["all", "selected"],
-        help="future mail and re-syncs: all folders or the selected ones",
-    )
-    a.add_argument("--track-opens", action=argparse.BooleanOptionalAction, default=None)
-    a.add_argument("--track-links", action=argparse.BooleanOptionalAction, default=None)
+    _condition_arguments(a)
     a.set_defaults(handler=_configure)
+    a = accounts.add_parser("move", help="give a mailbox, with its synced mail, to another user")
+    a.add_argument("account", metavar="ACCOUNT")
+    a.add_argument("--user", required=True, help="the CRM user who takes it over")
+    a.set_defaults(handler=_move)
     a = accounts.add_parser("aliases", help="addresses that count as the account's owner")
     a.add_argument("account", metavar="ACCOUNT")
     a.add_argument("--add", action="append", default=[], metavar="EMAIL")
@@ -68,6 +71,60 @@ def register(sub: Any) -> None:
     a.add_argument("account", metavar="ACCOUNT")
     a.add_argument("--json", action="store_true")
     a.set_defaults(handler=_status)
+
+
+def _condition_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sync conditions, as `accounts add` and `accounts configure` both take them."""
+    parser.add_argument("--sync-from", choices=["now", "1m", "3m", "6m", "1y"])
+    parser.add_argument("--past-scope", choices=["all", "contacts"])
+    parser.add_argument("--folders", metavar="NAME,NAME", help="folders (labels) to sync")
+    parser.add_argument(
+        "--future",
+        choices=["all", "selected"],
+        help="future mail and re-syncs: all folders or the selected ones",
+    )
+    parser.add_argument("--track-opens", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--track-links", action=argparse.BooleanOptionalAction, default=None)
+
+
+_CONDITION_FLAGS = ("sync_from", "past_scope", "folders", "future", "track_opens", "track_links")
+
+
+def _conditions_given(args: argparse.Namespace) -> bool:
+    return any(getattr(args, flag) is not None for flag in _CONDITION_FLAGS)
+
+
+def _conditions(current: SyncConditions, args: argparse.Namespace) -> SyncConditions:
+    """`current` with what the command line changes."""
+    c = current
+    if args.sync_from:
+        c = replace(c, sync_from=SyncFrom(args.sync_from))
+    if args.past_scope:
+        c = replace(c, past_scope=PastScope(args.past_scope))
+    if args.folders is not None:
+        names = tuple(n.strip() for n in args.folders.split(",") if n.strip())
+        c = replace(c, folders=names)
+    if args.future:
+        c = replace(c, future=FutureMode(args.future))
+    if args.track_opens is not None:
+        c = replace(c, track_opens=args.track_opens)
+    if args.track_links is not None:
+        c = replace(c, track_links=args.track_links)
+    return c
+
+
+def _describe(email: str, c: SyncConditions) -> str:
+    scope = (
+        {"all": ", all people", "contacts": ", only CRM contacts"}[c.past_scope.value]
+        if c.sync_from.has_past_sync
+        else ""
+    )
+    folders = ", ".join(c.folders) if c.folders else "Inbox and Sent"
+    return (
+        f"{email}: sync from {c.sync_from.value}{scope}; folders: {folders}; "
+        f"future mail: {c.future.value} folders; tracking opens "
+        f"{'on' if c.track_opens else 'off'}, links {'on' if c.track_links else 'off'}"
+    )
 
 
 def _endpoint(value: str, option: str) -> tuple[str, int]:
@@ -86,12 +143,19 @@ def _add(args: argparse.Namespace) -> None:
     imap = Endpoint(*_endpoint(args.imap, "--imap"), args.imap_security)
     smtp = Endpoint(*_endpoint(args.smtp, "--smtp"), args.smtp_security) if args.smtp else None
     request = ConnectRequest(user.id, args.email, imap, smtp, args.username or "", password)
-    account, folders = add_account(settings, engine, request)
+    chosen = _conditions(SyncConditions(), args) if _conditions_given(args) else None
+    account, folders = add_account(settings, engine, request, chosen)
+    connected = (
+        f"Connected {account.email} (account {account.id}): login OK, {len(folders)} folders."
+    )
+    if chosen is not None:
+        print(f"{connected} {_describe(account.email, chosen)}; syncing starts now.")
+        return
     print(
-        f"Connected {account.email} (account {account.id}): login OK, {len(folders)} folders. "
-        f"Sync conditions: 3 months back, only CRM contacts, Inbox and Sent. "
-        f"Change them with `emailsync accounts configure {account.id}`, then run "
-        f"`emailsync sync {account.id}`."
+        f"{connected} It waits until you choose its sync conditions (3 months back, only CRM "
+        f"contacts, Inbox and Sent unless you change them): "
+        f"`emailsync accounts configure {account.id} [--sync-from ...]`, or run "
+        f"`emailsync sync {account.id}` to sync with those."
     )
 
 
@@ -181,34 +245,31 @@ def _folders(args: argparse.Namespace) -> None:
 
 
 def _configure(args: argparse.Namespace) -> None:
+    """Save the conditions; an account waiting in setup is then ready to sync (a running
+    `serve` starts it). Says what the change does to mail already synced."""
     _, engine = context()
     with engine.begin() as conn:
         account = account_store.find_account(conn, args.account)
-        c = account.conditions
-        if args.sync_from:
-            c = replace(c, sync_from=SyncFrom(args.sync_from))
-        if args.past_scope:
-            c = replace(c, past_scope=PastScope(args.past_scope))
-        if args.folders is not None:
-            names = tuple(n.strip() for n in args.folders.split(",") if n.strip())
-            c = replace(c, folders=names)
-        if args.future:
-            c = replace(c, future=FutureMode(args.future))
-        if args.track_opens is not None:
-            c = replace(c, track_opens=args.track_opens)
-        if args.track_links is not None:
-            c = replace(c, track_links=args.track_links)
-        account_store.configure(conn, account.id, c)
-    scope = (
-        {"all": ", all people", "contacts": ", only CRM contacts"}[c.past_scope.value]
-        if c.sync_from.has_past_sync
-        else ""
-    )
-    folders = ", ".join(c.folders) if c.folders else "Inbox and Sent"
+        c = _conditions(account.conditions, args)
+        notes = save_conditions(conn, account, c)
+        if account.state == AccountState.SETUP:
+            account_store.set_state(conn, account.id, AccountState.NEW)
+    print(_describe(account.email, c))
+    for note in notes:
+        print(note)
+
+
+def _move(args: argparse.Namespace) -> None:
+    _, engine = context()
+    user = find_user(engine, args.user)
+    with engine.begin() as conn:
+        account = account_store.find_account(conn, args.account)
+        if account.user_id == user.id:
+            raise UsageError(f"{account.email} belongs to {user.email} already")
+        account_store.move_account(conn, account.id, user.id)
     print(
-        f"{account.email}: sync from {c.sync_from.value}{scope}; folders: {folders}; "
-        f"future mail: {c.future.value} folders; tracking opens "
-        f"{'on' if c.track_opens else 'off'}, links {'on' if c.track_links else 'off'}"
+        f"Moved {account.email} (account {account.id}) from {account.user_email} to "
+        f"{user.email}, with its synced mail and threads"
     )
 
 

@@ -440,3 +440,21 @@ def remove_aliases(conn: sa.Connection, account_id: int, emails: set[str]) -> tu
             accounts.update().where(accounts.c.id == account_id).values(aliases=sorted(kept))
         )
     return tuple(sorted(kept))
+
+
+def move_account(conn: sa.Connection, account_id: int, user_id: int) -> None:
+    """Give a mailbox to another CRM user (an admin's fix for a mailbox connected by the
+    wrong person): its mail, threads and cursors go with it; its privacy is then the new
+    owner's. The password stays valid: its ciphertext is bound to the account, not the user."""
+    account = conn.execute(sa.select(accounts.c.email).where(accounts.c.id == account_id)).one()
+    clash = conn.execute(
+        sa.select(accounts.c.id).where(
+            accounts.c.user_id == user_id, accounts.c.email == account.email
+        )
+    ).first()
+    if clash:
+        raise UsageError(
+            f"That user has {account.email} connected already (account {clash.id}): remove "
+            "one of the two first"
+        )
+    conn.execute(accounts.update().where(accounts.c.id == account_id).values(user_id=user_id))
