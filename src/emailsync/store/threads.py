@@ -5,6 +5,11 @@ edge with (through indexed columns: Message-ID, message_references, provider thr
 subject key), and joins their thread, creating one when there is none and merging
 threads the new message connects. Messages the user moved by hand (`thread_manual`)
 stay where they are, and threads holding such messages are never merged away.
+
+A Message-ID that two messages of the account carry is ambiguous (domain/threading.py):
+placing leaves it out, and when a second message arrives under an id, the threads
+joined through it so far are split where only it held them together
+(`split_at_shared_ids`), so the threads do not depend on the order mail arrives in.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from emailsync.domain.threading import (
     SUBJECT_GAP,
     MessageNode,
     UnionFind,
+    group,
     neighbours,
     subject_links,
+    without_ids,
 )
 from emailsync.errors import UsageError
 from emailsync.store.bulk import insert_many
@@ -124,21 +131,50 @@ def _chunks(items: list, size: int = 500) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _candidates(conn: sa.Connection, account_id: int, nodes: list[MessageNode]) -> set[int]:
+def _id_holders(conn: sa.Connection, account_id: int, tokens: list[str]) -> dict[str, set[int]]:
+    """The account's stored messages whose Message-ID is one of `tokens`, by id."""
+    holders: dict[str, set[int]] = {}
+    for chunk in _chunks(tokens):
+        for pk, message_id in conn.execute(
+            sa.select(messages.c.id, messages.c.message_id).where(
+                messages.c.account_id == account_id, messages.c.message_id.in_(chunk)
+            )
+        ):
+            holders.setdefault(message_id, set()).add(pk)
+    return holders
+
+
+def _ambiguous(holders: dict[str, set[int]], nodes: dict[int, MessageNode]) -> frozenset[str]:
+    """The Message-IDs two messages carry: stored ones (`holders`) or `nodes` (stored
+    already or not)."""
+    every = {t: set(pks) for t, pks in holders.items()}
+    for k, n in nodes.items():
+        if n.message_id:
+            every.setdefault(n.message_id, set()).add(k)
+    return frozenset(t for t, pks in every.items() if len(pks) > 1)
+
+
+def _tokens(nodes: Iterable[MessageNode]) -> list[str]:
+    return sorted({t for n in nodes for t in (*n.references, n.message_id) if t})
+
+
+def _candidates(
+    conn: sa.Connection,
+    account_id: int,
+    nodes: list[MessageNode],
+    holders: dict[str, set[int]] | None = None,
+) -> set[int]:
     """Ids of stored messages that might share an edge with any of `nodes` (a superset:
     the pure rule decides; references may name other accounts' messages), found through
-    indexed columns only."""
-    tokens = sorted({t for n in nodes for t in (*n.references, n.message_id) if t})
+    indexed columns only. `holders`: filled with the stored messages holding the
+    nodes' Message-IDs and references, by id (for `_ambiguous`)."""
+    tokens = _tokens(nodes)
     providers = sorted({n.provider_thread_id for n in nodes if n.provider_thread_id})
-    ids: set[int] = set()
+    found = _id_holders(conn, account_id, tokens)
+    ids = {pk for pks in found.values() for pk in pks}
+    if holders is not None:
+        holders.update(found)
     for chunk in _chunks(tokens):
-        ids.update(
-            conn.execute(
-                sa.select(messages.c.id).where(
-                    messages.c.account_id == account_id, messages.c.message_id.in_(chunk)
-                )
-            ).scalars()
-        )
         # Driven by the ref index alone (joined to messages, SQLite would walk every
         # message of the account for each batch); other accounts' messages are dropped
         # when the candidates are read (`_stored`).
@@ -363,9 +399,13 @@ def place_in_threads(
     """Decide the thread of each new message (keyed by its id, which need not be in the
     table yet): join, merge, or create threads. Writes threads only; the caller writes
     the messages' thread_id. With `facts`, new threads are written complete."""
-    found = _stored(conn, account_id, _candidates(conn, account_id, list(new.values())) - set(new))
+    holders: dict[str, set[int]] = {}
+    candidates = _candidates(conn, account_id, list(new.values()), holders)
+    ambiguous = _ambiguous(holders, new)
+    found = _stored(conn, account_id, candidates - set(new))
     thread_of, manual = found.thread_of, found.manual
-    everyone = {**found.nodes, **new}
+    everyone = {k: without_ids(n, ambiguous) for k, n in {**found.nodes, **new}.items()}
+    new = {k: everyone[k] for k in new}
     sets = UnionFind(everyone)
     find, union = sets.find, sets.union
 
@@ -503,6 +543,111 @@ def _merge_attributes(conn: sa.Connection, survivor: int, other: int) -> None:
                     reason=link.reason,
                 )
             )
+
+
+def split_at_shared_ids(conn: sa.Connection, account_id: int, shared: set[str]) -> set[int]:
+    """Split the threads joined through `shared` Message-IDs, now that two messages
+    carry each (store/messages.py found a second one): each such thread becomes its
+    components under the rule without the ambiguous ids. The part holding the thread's
+    first message keeps the thread; each other part gets a new thread with the user's
+    choices (sharing, a deal linked by hand, links and unlinks). Threads holding a
+    message moved by hand are left as the user arranged them. Returns the threads to
+    recount (`refresh_threads`)."""
+    ids = sorted(shared)
+    pks: set[int] = set()
+    for chunk in _chunks(ids):
+        pks.update(
+            conn.execute(
+                sa.select(messages.c.id).where(
+                    messages.c.account_id == account_id, messages.c.message_id.in_(chunk)
+                )
+            ).scalars()
+        )
+        pks.update(
+            conn.execute(
+                sa.select(message_references.c.message_id).where(
+                    message_references.c.ref.in_(chunk)
+                )
+            ).scalars()
+        )
+    thread_ids: set[int] = set()
+    for chunk in _chunks(sorted(pks)):
+        thread_ids.update(
+            conn.execute(
+                sa.select(messages.c.thread_id)
+                .where(
+                    messages.c.id.in_(chunk),
+                    messages.c.account_id == account_id,
+                    messages.c.thread_id.is_not(None),
+                )
+                .distinct()
+            ).scalars()
+        )
+    touched: set[int] = set()
+    for thread_id in sorted(thread_ids):
+        rows = conn.execute(
+            sa.select(*_NODE_COLUMNS, messages.c.thread_manual).where(
+                messages.c.thread_id == thread_id
+            )
+        ).all()
+        if any(r.thread_manual for r in rows):
+            continue
+        nodes = _as_nodes(conn, rows)
+        ambiguous = _ambiguous(_id_holders(conn, account_id, _tokens(nodes.values())), nodes)
+        parts = group(list(nodes.values()), ambiguous | frozenset(shared))
+        if len(parts) > 1:
+            touched.add(thread_id)
+            touched.update(_split_off(conn, thread_id, parts[1:]))
+    return touched
+
+
+def _split_off(conn: sa.Connection, thread_id: int, parts: list[frozenset[int]]) -> list[int]:
+    """Move each part (message ids) of a thread into a new thread of its own that
+    keeps the thread's user choices; the new threads' ids."""
+    source = conn.execute(sa.select(threads).where(threads.c.id == thread_id)).one()
+    links = conn.execute(sa.select(thread_links).where(thread_links.c.thread_id == thread_id)).all()
+    now = datetime.now(UTC)
+    new_ids = allocate_ids(conn, threads, len(parts))
+    manual_deal = source.deal_link_manual
+    insert_many(
+        conn,
+        threads,
+        [
+            {
+                "id": new_id,
+                "account_id": source.account_id,
+                "subject": "",
+                "sharing": source.sharing,
+                "deal_id": source.deal_id if manual_deal else None,
+                "deal_link_manual": manual_deal,
+                "deal_link_reason": source.deal_link_reason if manual_deal else None,
+                "message_count": 0,
+                "created_at": now,
+            }
+            for new_id in new_ids
+        ],
+    )
+    for new_id, part in zip(new_ids, parts, strict=True):
+        conn.execute(
+            messages.update().where(messages.c.id.in_(sorted(part))).values(thread_id=new_id)
+        )
+    insert_many(
+        conn,
+        thread_links,
+        [
+            {
+                "thread_id": new_id,
+                "kind": link.kind,
+                "target_id": link.target_id,
+                "manual": link.manual,
+                "removed": link.removed,
+                "reason": link.reason,
+            }
+            for new_id in new_ids
+            for link in links
+        ],
+    )
+    return new_ids
 
 
 def refresh_threads(conn: sa.Connection, thread_ids: set[int]) -> None:
