@@ -42,8 +42,8 @@ from emailsync.imap.folders import role_for
 log = logging.getLogger(__name__)
 
 FETCH_CHUNK = 500  # UIDs per FETCH command: keeps command lines short and memory bounded
-# Date and Subject with From: the head of a fingerprint (mime/fingerprint.py)
-HEADER_FIELDS = "MESSAGE-ID FROM SENDER REPLY-TO TO CC BCC DATE SUBJECT"
+# DATE SUBJECT CONTENT-TYPE with FROM TO CC: the head of a fingerprint (mime/fingerprint.py)
+HEADER_FIELDS = "MESSAGE-ID FROM SENDER REPLY-TO TO CC BCC DATE SUBJECT CONTENT-TYPE"
 _SKIP_ATTRIBUTES = frozenset({"\\noselect", "\\nonexistent"})
 # How long a STATUS read by `survey` stands in for asking again (see there).
 STATUS_FRESH_SECONDS = 2.0
