@@ -81,7 +81,7 @@ def stored_copies(
     raw_files: RawFiles | None = None,
 ) -> dict[tuple[str, str], int]:
     """Is this message stored already? For (Message-ID, head print) pairs read by a
-    headers-only FETCH (mime/fingerprint.py `head_print` of From, Date and Subject),
+    headers-only FETCH (mime/fingerprint.py `head_print`: From, To, Cc, Date, Subject),
     the id of the stored message each is a copy of; pairs without a match are left
     out, and so are messages without a Message-ID (their body decides, in
     `write_batch`). A copy matches the one stored message with its Message-ID and head;
@@ -255,8 +255,12 @@ def write_batch(
         for item, pk in zip(items, allocate_ids(conn, messages, len(items)), strict=True):
             ids[item.key] = pk
         shared_keys = {h.key for holders in batch.shared.values() for h in holders}
-        _mark_shared(conn, [h.pk for hs in batch.shared.values() for h in hs if h.pk])
-        stale = split_at_shared_ids(conn, account_id, set(batch.shared))
+        # An id two stored messages held already was dealt with when the second came.
+        newly = {
+            mid: hs for mid, hs in batch.shared.items() if sum(h.pk is not None for h in hs) < 2
+        }
+        _mark_shared(conn, [h.pk for hs in newly.values() for h in hs if h.pk is not None])
+        stale = split_at_shared_ids(conn, account_id, set(newly))
         nodes = {ids[i.key]: _thread_node(ids[i.key], i) for i in items}
         facts = {ids[i.key]: ThreadFacts(i.fetched.internaldate, i.parsed.subject) for i in items}
         placement = place_in_threads(conn, account_id, nodes, default_sharing, facts)

@@ -162,18 +162,20 @@ def _candidates(
     conn: sa.Connection,
     account_id: int,
     nodes: list[MessageNode],
-    holders: dict[str, set[int]] | None = None,
+    ambiguous_out: set[str] | None = None,
 ) -> set[int]:
     """Ids of stored messages that might share an edge with any of `nodes` (a superset:
     the pure rule decides; references may name other accounts' messages), found through
-    indexed columns only. `holders`: filled with the stored messages holding the
-    nodes' Message-IDs and references, by id (for `_ambiguous`)."""
-    tokens = _tokens(nodes)
+    indexed columns only. Ambiguous Message-IDs lead nowhere (a mailer that gives every
+    message one id would otherwise make each batch read them all); they are added to
+    `ambiguous_out`."""
+    found = _id_holders(conn, account_id, _tokens(nodes))
+    ambiguous = _ambiguous(found, {n.key: n for n in nodes})
+    if ambiguous_out is not None:
+        ambiguous_out.update(ambiguous)
+    tokens = [t for t in _tokens(nodes) if t not in ambiguous]
     providers = sorted({n.provider_thread_id for n in nodes if n.provider_thread_id})
-    found = _id_holders(conn, account_id, tokens)
-    ids = {pk for pks in found.values() for pk in pks}
-    if holders is not None:
-        holders.update(found)
+    ids = {pk for t, pks in found.items() if t not in ambiguous for pk in pks}
     for chunk in _chunks(tokens):
         # Driven by the ref index alone (joined to messages, SQLite would walk every
         # message of the account for each batch); other accounts' messages are dropped
@@ -399,9 +401,8 @@ def place_in_threads(
     """Decide the thread of each new message (keyed by its id, which need not be in the
     table yet): join, merge, or create threads. Writes threads only; the caller writes
     the messages' thread_id. With `facts`, new threads are written complete."""
-    holders: dict[str, set[int]] = {}
-    candidates = _candidates(conn, account_id, list(new.values()), holders)
-    ambiguous = _ambiguous(holders, new)
+    ambiguous: set[str] = set()
+    candidates = _candidates(conn, account_id, list(new.values()), ambiguous)
     found = _stored(conn, account_id, candidates - set(new))
     thread_of, manual = found.thread_of, found.manual
     everyone = {k: without_ids(n, ambiguous) for k, n in {**found.nodes, **new}.items()}
