@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from emailsync.domain.model import FetchedMessage
+from emailsync.domain.model import Address, FetchedMessage, ParsedMessage, Participants
 from emailsync.domain.threading import MessageNode, group
 from emailsync.mime.fingerprint import fingerprint
 from emailsync.mime.parse import parse_safely
@@ -375,3 +377,77 @@ def test_lf_and_crlf_copies_are_one_message_through_a_sync(
     stored = harness.messages(account)
     assert len(stored) == len(twins)
     assert all(m["folders"] == ["INBOX", "INBOX"] for m in stored)
+
+
+# -- any arrival order -------------------------------------------------------------------
+
+POOL = [f"m{i}@x" for i in range(5)]
+
+
+@st.composite
+def mail_with_shared_ids(draw: st.DrawFn) -> list[dict]:
+    """Distinct messages whose Message-IDs repeat (a small pool), replying to the pool."""
+    count = draw(st.integers(min_value=2, max_value=8))
+    return [
+        {
+            "n": n,
+            "message_id": draw(st.sampled_from(POOL)),
+            "refs": tuple(draw(st.lists(st.sampled_from(POOL), max_size=2, unique=True))),
+            "subject": f"subject {n}",  # no subject edges: the references decide
+        }
+        for n in range(count)
+    ]
+
+
+def _hand_made(m: dict) -> message_store.NewMessage:
+    parsed = ParsedMessage(
+        message_id=m["message_id"],
+        in_reply_to="",
+        references=m["refs"],
+        date=T0,
+        subject=m["subject"],
+        participants=Participants(from_=(Address(f"p{m['n']}@x"),)),
+        text_body="",
+        html_body="",
+        attachments=(),
+        defects=(),
+        fingerprint=f"{m['n']:032x}",  # every message a different one
+    )
+    raw = m["subject"].encode()
+    return message_store.NewMessage(
+        key=message_store.identity_key(parsed.message_id, parsed.fingerprint, raw_digest(raw)),
+        fetched=FetchedMessage(uid=m["n"] + 1, internaldate=T0, flags=(), size=1, raw=raw),
+        parsed=parsed,
+        direction="received",
+        digest=raw_digest(raw),
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(mail_with_shared_ids(), st.randoms(use_true_random=False))
+def test_threads_with_shared_ids_do_not_depend_on_the_arrival_order(
+    tmp_path_factory: pytest.TempPathFactory, batch: list[dict], rnd: object
+) -> None:
+    """Written one message per transaction in any order, the store's threads are the
+    pure rule's over the whole set (splits when an id becomes shared included)."""
+    path = tmp_path_factory.mktemp("shared") / "db.sqlite"
+    engine, account, folder = _engine(f"sqlite:///{path}")
+    order = list(batch)
+    rnd.shuffle(order)  # type: ignore[attr-defined]
+    for m in order:
+        with engine.begin() as conn:
+            message_store.write_batch(
+                conn,
+                account_id=account,
+                folder_id=folder,
+                new_messages=[_hand_made(m)],
+                new_locations=[],
+                cursor=m["n"] + 1,
+            )
+    with engine.connect() as conn:
+        thread_of = dict(conn.execute(sa.select(messages.c.subject, messages.c.thread_id)).all())
+    engine.dispose()
+    got = {frozenset(s for s, t in thread_of.items() if t == tid) for tid in thread_of.values()}
+    nodes = [MessageNode(m["n"], m["message_id"], m["refs"], "", frozenset(), T0) for m in batch]
+    expected = {frozenset(batch[k]["subject"] for k in part) for part in group(nodes)}
+    assert got == expected
