@@ -240,6 +240,15 @@ def test_lf_and_crlf_copies_without_a_message_id_are_one(db_url: str) -> None:
     engine.dispose()
 
 
+def test_a_very_long_message_id_still_fits_its_key(db_url: str) -> None:
+    engine, account, folder = _engine(db_url)
+    long_id = "<" + "x" * 960 + "@acme.example>"  # fits message_id, not with a fingerprint
+    raw = make_message(message_id=long_id)
+    other = make_message(message_id=long_id, subject="Other")
+    assert write(engine, account, folder, [(1, raw), (2, other), (3, lf(raw))]) == 2
+    engine.dispose()
+
+
 def test_rows_from_before_fingerprints_get_theirs_from_their_bytes(db_url: str) -> None:
     """A row stored before migration 0006 has only its Message-ID (dedup_key "<id>",
     no fingerprint): a copy of it is still a copy, a different message is not."""

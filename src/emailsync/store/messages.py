@@ -7,6 +7,7 @@ transaction, so a sync killed at any instant has either all of a batch or none o
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ from emailsync.store.threads import (
 
 ADDRESS_FIELDS = ("from", "sender", "reply_to", "to", "cc", "bcc")
 
+MAX_KEY = 1000  # messages.dedup_key's length
 # Noted on every message that shares its Message-ID with a different message.
 SHARED_ID_DEFECT = "shares its Message-ID with another message"
 
@@ -53,7 +55,10 @@ def identity_key(message_id: str, fingerprint: str, digest: str) -> str:
     computed (a message built by hand) when there is no Message-ID either."""
     if not fingerprint and not message_id:
         return "sha256:" + digest
-    return "<" + message_id + ">" + fingerprint
+    key = "<" + message_id + ">" + fingerprint
+    if len(key) > MAX_KEY:  # the column's length; a Message-ID that long is hashed
+        key = "<sha256:" + hashlib.sha256(message_id.encode()).hexdigest() + ">" + fingerprint
+    return key
 
 
 @dataclass(frozen=True, slots=True)
