@@ -4,7 +4,7 @@ the code queries. Keep the two in step (a test compares them).
 Why the shape:
   * messages are unique per (account, dedup_key): the same mail in two folders is one
     message with two rows in message_locations. dedup_key is the Message-ID with the
-    fingerprint (mime/fingerprint.py: From, Date, Subject and body, without what
+    fingerprint (mime/fingerprint.py: From, To, Cc, Date, Subject, body; not what
     servers add), so two different messages that share a Message-ID stay two
     (store/messages.py, `identity_key`). Rows from before fingerprints hold "<id>", or
     "sha256:" and the raw bytes' SHA-256 for mail without a Message-ID, with a NULL
