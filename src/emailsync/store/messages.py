@@ -86,7 +86,7 @@ def stored_copies(
     raw_files: RawFiles | None = None,
 ) -> dict[tuple[str, str], int]:
     """Is this message stored already? For (Message-ID, head print) pairs read by a
-    headers-only FETCH (`head_print` of mime/fingerprint.py HEAD_FIELDS, From to Subject),
+    headers-only FETCH (mime/fingerprint.py `head_print` of its HEAD_FIELDS),
     the id of the stored message each is a copy of; pairs without a match are left
     out, and so are messages without a Message-ID (their body decides, in
     `write_batch`). A copy matches the one stored message with its Message-ID and head;
