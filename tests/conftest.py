@@ -49,3 +49,12 @@ def dovecot_basic() -> Iterator[DovecotServer]:
 def imap_user(dovecot: DovecotServer) -> str:
     """A fresh user (password "secret") on `dovecot`, with an empty mailbox."""
     return dovecot.add_user(f"u{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """The shared real-world corpus (support/corpus.py): tests that use it skip, with its
+    path named, where a lone clone has none."""
+    from support.corpus import SHARED_CORPUS
+
+    return SHARED_CORPUS

@@ -98,6 +98,9 @@ class ParsedMessage:
     html_body: str  # raw HTML as sent: sanitise before any browser sees it
     attachments: tuple[Attachment, ...]
     defects: tuple[str, ...]
+    # what makes the message itself beside its Message-ID (mime/fingerprint.py); ""
+    # when not computed (a message built by hand): then the Message-ID alone decides
+    fingerprint: str = ""
 
     __reduce__ = _reduce_by_fields
 

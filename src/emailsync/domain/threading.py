@@ -6,7 +6,11 @@ order of trust:
   1. references  A names B's Message-ID in In-Reply-To/References, or A and B name the
                  same Message-ID (siblings under a parent we never saw: JWZ's empty
                  container). The backbone, as in JWZ's algorithm, minus its subject
-                 merging, which joins unrelated "Invoice" threads.
+                 merging, which joins unrelated "Invoice" threads. A Message-ID that
+                 two different messages carry (a broken mailer, a forger hiding behind
+                 a real message's id: store/messages.py keeps both) is ambiguous: no
+                 edge runs through it, neither between its holders nor to a message
+                 that names it (`shared_ids`, `without_ids`).
   2. provider    the server's own thread id (Gmail X-GM-THRID) is equal.
   3. subject     the cleaned subjects are equal and not empty, the two messages share at
                  least two participants (From/To/Cc; Bcc is private and ignored), and
@@ -24,7 +28,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import combinations
 
@@ -63,6 +67,28 @@ class MessageNode:
     provider_thread_id: str = ""
 
 
+def shared_ids(nodes: Iterable[MessageNode]) -> frozenset[str]:
+    """Message-IDs that more than one of `nodes` (distinct messages) carries."""
+    seen: set[str] = set()
+    shared: set[str] = set()
+    for n in nodes:
+        if n.message_id:
+            (shared if n.message_id in seen else seen).add(n.message_id)
+    return frozenset(shared)
+
+
+def without_ids(node: MessageNode, ids: frozenset[str] | set[str]) -> MessageNode:
+    """The node with the ambiguous `ids` taken out of its Message-ID and references, so
+    no reference edge runs through them."""
+    if not ids or (node.message_id not in ids and ids.isdisjoint(node.references)):
+        return node
+    return replace(
+        node,
+        message_id="" if node.message_id in ids else node.message_id,
+        references=tuple(r for r in node.references if r not in ids),
+    )
+
+
 def subject_edge(a: MessageNode, b: MessageNode) -> bool:
     return (
         bool(a.subject_key)
@@ -73,12 +99,13 @@ def subject_edge(a: MessageNode, b: MessageNode) -> bool:
 
 
 def reference_edge(a: MessageNode, b: MessageNode) -> bool:
+    """On nodes with the ambiguous ids taken out (`without_ids`): two messages with
+    one Message-ID are not joined by it."""
     a_refs, b_refs = set(a.references), set(b.references)
     return (
         (bool(b.message_id) and b.message_id in a_refs)
         or (bool(a.message_id) and a.message_id in b_refs)
         or bool(a_refs & b_refs)
-        or (bool(a.message_id) and a.message_id == b.message_id)
     )
 
 
@@ -109,8 +136,14 @@ class UnionFind:
             self._parent[max(ra, rb)] = min(ra, rb)
 
 
-def group(nodes: Sequence[MessageNode]) -> list[frozenset[int]]:
-    """The threads of a set of messages, as sets of keys (sorted by smallest key)."""
+def group(
+    nodes: Sequence[MessageNode], ambiguous: frozenset[str] = frozenset()
+) -> list[frozenset[int]]:
+    """The threads of a set of messages, as sets of keys (sorted by smallest key).
+    Message-IDs two of them carry are ambiguous, and so are `ambiguous` (held twice
+    among messages not given here)."""
+    unclear = ambiguous | shared_ids(nodes)
+    nodes = [without_ids(n, unclear) for n in nodes]
     sets = UnionFind(n.key for n in nodes)
     find, union = sets.find, sets.union
 

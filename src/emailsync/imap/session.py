@@ -45,7 +45,8 @@ from emailsync.imap.wire import SKIP_ATTRIBUTES
 log = logging.getLogger(__name__)
 
 FETCH_CHUNK = 500  # UIDs per FETCH command: keeps command lines short and memory bounded
-HEADER_FIELDS = "MESSAGE-ID FROM SENDER REPLY-TO TO CC BCC"
+# DATE SUBJECT CONTENT-TYPE with FROM TO CC: the head of a fingerprint (mime/fingerprint.py)
+HEADER_FIELDS = "MESSAGE-ID FROM SENDER REPLY-TO TO CC BCC DATE SUBJECT CONTENT-TYPE"
 # How long a STATUS read by `survey` stands in for asking again (see there).
 STATUS_FRESH_SECONDS = 2.0
 # IDLE is ended and sent again this often: RFC 2177 §3 has servers log out a client idle

@@ -36,6 +36,7 @@ from emailsync.domain.model import (
     Participants,
 )
 from emailsync.mime.addresses import decode_words, parse_address_header
+from emailsync.mime.fingerprint import fingerprint
 from emailsync.mime.html_text import text_from_html
 from emailsync.mime.params import charset as body_charset
 from emailsync.mime.params import content_type, first_raw
@@ -95,8 +96,10 @@ def parse_message(raw: bytes, *, html: bool = True) -> ParsedMessage:
 
     `html=False`: when the message has a text body, its HTML body is not decoded and
     stays "" (whatever decoding it would have noted is not noted either)."""
-    fast = _parse_fast(raw, html)
-    return fast if fast is not None else _parse_with_stdlib(raw, html)
+    raw = bytes(raw)
+    print_ = fingerprint(raw)
+    fast = _parse_fast(raw, html, print_)
+    return fast if fast is not None else _parse_with_stdlib(raw, html, print_)
 
 
 def parse_safely(raw: bytes) -> ParsedMessage:
@@ -109,7 +112,7 @@ def parse_safely(raw: bytes) -> ParsedMessage:
     try:
         return parse_message(raw, html=False)
     except Exception as exc:
-        return _empty_message((f"parser failed: {type(exc).__name__}",))
+        return _empty_message((f"parser failed: {type(exc).__name__}",), fingerprint(raw))
 
 
 def parse_header_summary(header_bytes: bytes) -> HeaderSummary:
@@ -126,7 +129,7 @@ def parse_header_summary(header_bytes: bytes) -> HeaderSummary:
 # --- top level -----------------------------------------------------------------------------
 
 
-def _empty_message(defects: tuple[str, ...]) -> ParsedMessage:
+def _empty_message(defects: tuple[str, ...], print_: str = "") -> ParsedMessage:
     return ParsedMessage(
         message_id="",
         in_reply_to="",
@@ -138,31 +141,40 @@ def _empty_message(defects: tuple[str, ...]) -> ParsedMessage:
         html_body="",
         attachments=(),
         defects=defects,
+        fingerprint=print_,
     )
 
 
-def _parse_fast(raw: bytes, html: bool = True) -> ParsedMessage | None:
-    """The structure from `scan.scan_message`; None whenever the stdlib path must decide."""
+def _parse_fast(raw: bytes, html: bool = True, print_: str | None = None) -> ParsedMessage | None:
+    """The structure from `scan.scan_message`; None whenever the stdlib path must decide.
+    `print_`: the fingerprint, when the caller has it already."""
     try:
+        print_ = fingerprint(bytes(raw)) if print_ is None else print_
         scan = scan_message(bytes(raw))
         if scan is None:
             return None
         return _parsed(
-            scan.root, [], size_of=lambda part: _scanned_size(scan, part), scan=scan, html=html
+            scan.root,
+            [],
+            size_of=lambda part: _scanned_size(scan, part),
+            scan=scan,
+            html=html,
+            print_=print_,
         )
     except Exception:  # whatever went wrong, the stdlib path gets to say it
         return None
 
 
-def _parse_with_stdlib(raw: bytes, html: bool = True) -> ParsedMessage:
+def _parse_with_stdlib(raw: bytes, html: bool = True, print_: str | None = None) -> ParsedMessage:
     """The structure from the stdlib's feed parser: the reference the fast path must match."""
+    print_ = fingerprint(bytes(raw)) if print_ is None else print_
     try:
-        return _parse_message(bytes(raw), html)
+        return _parse_message(bytes(raw), html, print_)
     except Exception as exc:  # the contract is "never raise"; say what happened instead
-        return _empty_message((f"parse failed: {type(exc).__name__}",))
+        return _empty_message((f"parse failed: {type(exc).__name__}",), print_)
 
 
-def _parse_message(raw: bytes, html: bool = True) -> ParsedMessage:
+def _parse_message(raw: bytes, html: bool = True, print_: str = "") -> ParsedMessage:
     notes: list[str] = []
     try:
         msg = _PARSER.parsebytes(raw)
@@ -171,7 +183,7 @@ def _parse_message(raw: bytes, html: bool = True) -> ParsedMessage:
         msg = _PARSER.parsebytes(raw, headersonly=True)
     else:
         msg = _second_opinion_if_broken(raw, msg, notes)
-    return _parsed(msg, notes, size_of=_encoded_size, html=html)
+    return _parsed(msg, notes, size_of=_encoded_size, html=html, print_=print_)
 
 
 def _parsed(
@@ -180,6 +192,7 @@ def _parsed(
     size_of: Callable[[Message], int],
     scan: Scan | None = None,
     html: bool = True,
+    print_: str = "",
 ) -> ParsedMessage:
     """Everything after the structure: shared by both paths, so they cannot drift apart.
 
@@ -222,6 +235,7 @@ def _parsed(
         html_body=html_body,
         attachments=tuple(attachments),
         defects=tuple(dict.fromkeys(defects)),
+        fingerprint=print_,
     )
 
 

@@ -7,14 +7,17 @@ transaction, so a sync killed at any instant has either all of a batch or none o
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from emailsync.domain.model import FetchedMessage, ParsedMessage
 from emailsync.domain.threading import MessageNode, subject_key
+from emailsync.mime.fingerprint import fingerprint, head_part
 from emailsync.store.bulk import insert_many
 from emailsync.store.db import allocate_ids
 from emailsync.store.links import auto_link_deals
@@ -36,26 +39,32 @@ from emailsync.store.threads import (
     reference_rows,
     refresh_account_threads,
     refresh_threads,
+    split_at_shared_ids,
 )
 
 ADDRESS_FIELDS = ("from", "sender", "reply_to", "to", "cc", "bcc")
 
+MAX_KEY = 1000  # messages.dedup_key's length
+# Noted on every message that shares its Message-ID with a different message.
+SHARED_ID_DEFECT = "shares its Message-ID with another message"
 
-def dedup_key(message_id: str, digest: str | None) -> str | None:
-    """What makes two copies the same message: the Message-ID, else the exact bytes
-    (`digest`: their SHA-256, store.raw.raw_digest).
 
-    None when the Message-ID is missing and the bytes are not fetched yet."""
-    if message_id:
-        return "<" + message_id + ">"
-    if digest is None:
-        return None
-    return "sha256:" + digest
+def identity_key(message_id: str, fingerprint: str, digest: str) -> str:
+    """What makes two copies the same message, as the row's dedup_key: the Message-ID
+    with the fingerprint (mime/fingerprint.py), unique per account. `digest` (the
+    SHA-256 of the bytes, store.raw.raw_digest) stands in for a fingerprint never
+    computed (a message built by hand) when there is no Message-ID either."""
+    if not fingerprint and not message_id:
+        return "sha256:" + digest
+    key = "<" + message_id + ">" + fingerprint
+    if len(key) > MAX_KEY:  # the column's length; a Message-ID that long is hashed
+        key = "<sha256:" + hashlib.sha256(message_id.encode()).hexdigest() + ">" + fingerprint
+    return key
 
 
 @dataclass(frozen=True, slots=True)
 class NewMessage:
-    key: str
+    key: str  # identity_key of the message
     fetched: FetchedMessage
     parsed: ParsedMessage
     direction: str
@@ -65,24 +74,162 @@ class NewMessage:
 
 @dataclass(frozen=True, slots=True)
 class NewLocation:
-    """A message already stored (under `key`) seen at another UID or folder."""
+    """A stored message (`stored_copies` found it) seen at another UID or folder."""
 
-    key: str
+    message_pk: int
     fetched: FetchedMessage
 
 
-def known_keys(conn: sa.Connection, account_id: int, keys: Iterable[str]) -> dict[str, int]:
-    wanted = list(set(keys))
-    found: dict[str, int] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        rows = conn.execute(
-            sa.select(messages.c.dedup_key, messages.c.id).where(
-                messages.c.account_id == account_id, messages.c.dedup_key.in_(chunk)
-            )
-        )
-        found.update({r.dedup_key: r.id for r in rows})
+def stored_copies(
+    conn: sa.Connection,
+    account_id: int,
+    seen: Iterable[tuple[str, str]],
+    raw_files: RawFiles | None = None,
+) -> dict[tuple[str, str], int]:
+    """Is this message stored already? For (Message-ID, head print) pairs read by a
+    headers-only FETCH (mime/fingerprint.py `head_print` of its HEAD_FIELDS),
+    the id of the stored message each is a copy of; pairs without a match are left
+    out, and so are messages without a Message-ID (their body decides, in
+    `write_batch`). A copy matches the one stored message with its Message-ID and head;
+    two such messages (they differ in the body only) match neither, so the body is
+    fetched and `write_batch` tells them apart. Rows from before fingerprints are read
+    from their raw bytes; unreadable ones match any copy."""
+    wanted = {pair for pair in seen if pair[0]}
+    holders = _holders(conn, account_id, {mid for mid, _ in wanted}, raw_files)
+    found: dict[tuple[str, str], int] = {}
+    for message_id, head in wanted:
+        hits = [
+            h.pk
+            for h in holders.get(message_id, ())
+            if h.pk is not None and (h.fingerprint is None or head_part(h.fingerprint) == head)
+        ]
+        if len(hits) == 1:
+            found[(message_id, head)] = hits[0]
     return found
+
+
+@dataclass(slots=True)
+class _Holder:
+    """A message holding a Message-ID: stored (pk), or new in the batch being written."""
+
+    pk: int | None
+    key: str
+    fingerprint: str | None  # None: not known (bytes gone, or a message built by hand)
+
+
+def _holders(
+    conn: sa.Connection,
+    account_id: int,
+    message_ids: set[str],
+    raw_files: RawFiles | None,
+    *,
+    fill: bool = False,
+) -> dict[str, list[_Holder]]:
+    """The account's stored messages under these Message-IDs (not ""), by id. A row
+    from before fingerprints has its fingerprint computed from its raw bytes (`fill`:
+    and stored); None when the bytes cannot be read."""
+    wanted = sorted(message_ids - {""})
+    rows: list[sa.Row[Any]] = []
+    for start in range(0, len(wanted), 500):
+        rows += conn.execute(
+            sa.select(
+                messages.c.id, messages.c.message_id, messages.c.dedup_key, messages.c.fingerprint
+            )
+            .where(
+                messages.c.account_id == account_id,
+                messages.c.message_id.in_(wanted[start : start + 500]),
+            )
+            .order_by(messages.c.id)
+        ).all()
+    holders: dict[str, list[_Holder]] = {}
+    filled = []
+    for r in rows:
+        print_ = r.fingerprint
+        if print_ is None:  # stored before fingerprints
+            raw = raw_message(conn, r.id, raw_files)
+            if raw is not None:
+                print_ = fingerprint(raw)
+                filled.append({"b_id": r.id, "b_print": print_})
+        holders.setdefault(r.message_id, []).append(_Holder(r.id, r.dedup_key, print_ or None))
+    if fill and filled:
+        conn.execute(
+            messages.update()
+            .where(messages.c.id == sa.bindparam("b_id"))
+            .values(fingerprint=sa.bindparam("b_print")),
+            filled,
+        )
+    return holders
+
+
+def _anonymous_holders(
+    conn: sa.Connection, account_id: int, items: Sequence[NewMessage]
+) -> list[_Holder]:
+    """Stored messages without a Message-ID that the batch's ones may be copies of: the
+    same fingerprint, or the same bytes (a row from before fingerprints, or a message
+    built by hand: its dedup_key is their SHA-256)."""
+    anonymous = [i for i in items if not i.parsed.message_id]
+    prints = sorted({i.parsed.fingerprint for i in anonymous if i.parsed.fingerprint})
+    by_bytes = sorted({"sha256:" + i.digest for i in anonymous})
+    found: dict[int, _Holder] = {}
+    for column, values in ((messages.c.fingerprint, prints), (messages.c.dedup_key, by_bytes)):
+        for start in range(0, len(values), 500):
+            for r in conn.execute(
+                sa.select(messages.c.id, messages.c.dedup_key, messages.c.fingerprint).where(
+                    messages.c.account_id == account_id,
+                    messages.c.message_id == "",
+                    column.in_(values[start : start + 500]),
+                )
+            ):
+                found[r.id] = _Holder(r.id, r.dedup_key, r.fingerprint or None)
+    return [found[pk] for pk in sorted(found)]
+
+
+def _same_message(holder: _Holder, item: NewMessage) -> bool:
+    """`item` is a copy of `holder` (which holds its Message-ID, or like it none)."""
+    mine = item.parsed.fingerprint
+    if holder.key == item.key:
+        return True
+    if not item.parsed.message_id:  # no id: the fingerprint, else the exact bytes
+        if mine and holder.fingerprint:
+            return holder.fingerprint == mine
+        return holder.key == "sha256:" + item.digest
+    # unknown on either side (a row whose bytes are gone, a message built by hand): the
+    # Message-ID alone decides, as it did before fingerprints
+    return holder.fingerprint is None or not mine or holder.fingerprint == mine
+
+
+@dataclass(slots=True)
+class _Sorted:
+    """What a batch's new messages are: new ones, and copies of messages stored (or new
+    earlier in the batch), with the Message-IDs found shared between two messages."""
+
+    fresh: list[NewMessage]
+    copies: list[tuple[NewMessage, _Holder]]
+    shared: dict[str, list[_Holder]]  # Message-ID → every message holding it
+
+
+def _sort_out(
+    conn: sa.Connection,
+    account_id: int,
+    items: Sequence[NewMessage],
+    raw_files: RawFiles | None,
+) -> _Sorted:
+    by_id = _holders(conn, account_id, {i.parsed.message_id for i in items}, raw_files, fill=True)
+    if any(not i.parsed.message_id for i in items):
+        by_id[""] = _anonymous_holders(conn, account_id, items)
+    result = _Sorted([], [], {})
+    for item in items:
+        message_id = item.parsed.message_id
+        holders = by_id.setdefault(message_id, [])
+        same = next((h for h in holders if _same_message(h, item)), None)
+        if same is not None:
+            result.copies.append((item, same))
+            continue
+        result.fresh.append(item)
+        holders.append(_Holder(None, item.key, item.parsed.fingerprint or None))
+        if message_id and len(holders) > 1:
+            result.shared[message_id] = holders
+    return result
 
 
 def write_batch(
@@ -99,44 +246,96 @@ def write_batch(
 ) -> int:
     """Store a batch and move the folder cursor to `cursor`, atomically. Returns the
     number of messages created. Raw bytes go to `raw_files`, or with None to the
-    message_raw table (store/raw.py says why there are two homes)."""
+    message_raw table (store/raw.py says why there are two homes).
+
+    A new message is a copy of a stored one (a location is added) when it has its
+    Message-ID and fingerprint (`_same_message`); a different message under a stored
+    Message-ID is stored beside it, both marked with SHARED_ID_DEFECT, and the id stops
+    joining threads (store/threads.py)."""
     now = datetime.now(UTC)
-    ids = known_keys(
-        conn, account_id, [m.key for m in new_messages] + [loc.key for loc in new_locations]
-    )
-    fresh: dict[str, NewMessage] = {}
-    for item in new_messages:  # a copy seen earlier in this batch, or a replayed batch
-        if item.key not in ids and item.key not in fresh:
-            fresh[item.key] = item
-    if fresh:
-        items = list(fresh.values())
+    batch = _sort_out(conn, account_id, new_messages, raw_files)
+    ids: dict[str, int] = {}
+    if batch.fresh:
+        items = batch.fresh
         spots = _raw_spots(raw_files, account_id, items)
         for item, pk in zip(items, allocate_ids(conn, messages, len(items)), strict=True):
             ids[item.key] = pk
+        shared_keys = {h.key for holders in batch.shared.values() for h in holders}
+        # An id two stored messages held already was dealt with when the second came.
+        newly = {
+            mid: hs for mid, hs in batch.shared.items() if sum(h.pk is not None for h in hs) < 2
+        }
+        _mark_shared(conn, [h.pk for hs in newly.values() for h in hs if h.pk is not None])
+        stale = split_at_shared_ids(conn, account_id, set(newly))
         nodes = {ids[i.key]: _thread_node(ids[i.key], i) for i in items}
         facts = {ids[i.key]: ThreadFacts(i.fetched.internaldate, i.parsed.subject) for i in items}
         placement = place_in_threads(conn, account_id, nodes, default_sharing, facts)
-        _insert_messages(conn, account_id, items, now, ids, placement.thread_of, spots, nodes)
+        _insert_messages(
+            conn, account_id, items, now, ids, placement.thread_of, spots, nodes, shared_keys
+        )
         insert_many(conn, message_references, reference_rows(nodes.values()))
-        refresh_threads(conn, placement.stale)
+        refresh_threads(conn, placement.stale | stale)
         auto_link_deals(conn, set(placement.thread_of.values()))
-    created = len(fresh)
+    created = len(batch.fresh)
+    targets = [(item.fetched, ids[item.key]) for item in batch.fresh]
+    for item, holder in batch.copies:
+        targets.append((item.fetched, holder.pk if holder.pk is not None else ids[holder.key]))
+    targets += _existing(conn, account_id, new_locations)
     location_rows = [
         {
-            "message_id": ids[item.key],
+            "message_id": pk,
             "folder_id": folder_id,
-            "uid": item.fetched.uid,
-            "flags": _flags(item.fetched.flags),
-            "modseq": item.fetched.modseq,
+            "uid": fetched.uid,
+            "flags": _flags(fetched.flags),
+            "modseq": fetched.modseq,
         }
-        for item in (*new_messages, *new_locations)
-        if item.key in ids
+        for fetched, pk in targets
     ]
     _insert_locations(conn, folder_id, location_rows)
     values = dict(folder_values or {})
     values["uid_cursor"] = cursor
     conn.execute(folders.update().where(folders.c.id == folder_id).values(**values))
     return created
+
+
+def _existing(
+    conn: sa.Connection, account_id: int, locations: Sequence[NewLocation]
+) -> list[tuple[FetchedMessage, int]]:
+    """The locations whose message is still stored (it may have gone since it was
+    looked up, outside this transaction)."""
+    pks = sorted({loc.message_pk for loc in locations})
+    alive: set[int] = set()
+    for start in range(0, len(pks), 500):
+        alive.update(
+            conn.execute(
+                sa.select(messages.c.id).where(
+                    messages.c.account_id == account_id,
+                    messages.c.id.in_(pks[start : start + 500]),
+                )
+            ).scalars()
+        )
+    return [(loc.fetched, loc.message_pk) for loc in locations if loc.message_pk in alive]
+
+
+def _mark_shared(conn: sa.Connection, pks: list[int]) -> None:
+    """Add SHARED_ID_DEFECT to stored messages that lacked it."""
+    if not pks:
+        return
+    rows = conn.execute(
+        sa.select(messages.c.id, messages.c.defects).where(messages.c.id.in_(sorted(set(pks))))
+    ).all()
+    updates = [
+        {"b_id": r.id, "b_defects": [*r.defects, SHARED_ID_DEFECT]}
+        for r in rows
+        if SHARED_ID_DEFECT not in r.defects
+    ]
+    if updates:
+        conn.execute(
+            messages.update()
+            .where(messages.c.id == sa.bindparam("b_id"))
+            .values(defects=sa.bindparam("b_defects")),
+            updates,
+        )
 
 
 def _thread_node(message_pk: int, item: NewMessage) -> MessageNode:
@@ -192,6 +391,7 @@ def _message_row(
         "account_id": account_id,
         "dedup_key": item.key,
         "message_id": parsed.message_id,
+        "fingerprint": parsed.fingerprint,
         "in_reply_to": parsed.in_reply_to,
         "reference_ids": list(parsed.references),
         "subject_key": node.subject_key,
@@ -229,14 +429,18 @@ def _insert_messages(
     thread_of: dict[int, int],
     spots: list[RawSpot] | None,
     nodes: dict[int, MessageNode],
+    shared_keys: set[str],
 ) -> None:
     """Insert messages (ids, threads and raw spots chosen), their participants (and raw
-    bytes, without spots) with one statement each."""
+    bytes, without spots) with one statement each. Messages of `shared_keys` share
+    their Message-ID with another message: the defect says so."""
     rows = []
     for number, item in enumerate(items):
         row = _message_row(account_id, item, now, nodes[ids[item.key]])
         row["id"] = ids[item.key]
-        row["thread_id"] = thread_of[row["id"]]
+        if item.key in shared_keys:
+            row["defects"] = [*item.parsed.defects, SHARED_ID_DEFECT]
+        row["thread_id"] = thread_of[ids[item.key]]
         if spots is not None:
             spot = spots[number]
             row.update(raw_pack=spot.pack, raw_offset=spot.offset, raw_length=spot.length)

@@ -3,8 +3,12 @@ the code queries. Keep the two in step (a test compares them).
 
 Why the shape:
   * messages are unique per (account, dedup_key): the same mail in two folders is one
-    message with two rows in message_locations; dedup_key is the Message-ID, or the
-    SHA-256 of the raw bytes when there is none.
+    message with two rows in message_locations. dedup_key is the Message-ID with the
+    fingerprint (mime/fingerprint.py: From, To, Cc, Date, Subject, body; not what
+    servers add), so two different messages that share a Message-ID stay two
+    (store/messages.py, `identity_key`). Rows from before fingerprints hold "<id>", or
+    "sha256:" and the raw bytes' SHA-256 for mail without a Message-ID, with a NULL
+    fingerprint that is filled in when another copy under their Message-ID arrives.
   * message_locations are unique per (folder, uid): replaying a batch cannot double it.
   * the folder cursor (folders.uid_cursor) moves in the same transaction as the
     messages it covers, so a killed sync resumes exactly where it committed.
@@ -258,6 +262,8 @@ messages = sa.Table(
     ),
     sa.Column("dedup_key", sa.String(1000), nullable=False),
     sa.Column("message_id", sa.String(1000), nullable=False),
+    # mime/fingerprint.py; NULL: stored before fingerprints, not computed yet
+    sa.Column("fingerprint", sa.String(32)),
     sa.Column("in_reply_to", sa.String(1000), nullable=False),
     sa.Column("reference_ids", sa.JSON, nullable=False),
     sa.Column("thread_id", sa.Integer, sa.ForeignKey("threads.id", ondelete="SET NULL")),

@@ -5,11 +5,16 @@ edge with (through indexed columns: Message-ID, message_references, provider thr
 subject key), and joins their thread, creating one when there is none and merging
 threads the new message connects. Messages the user moved by hand (`thread_manual`)
 stay where they are, and threads holding such messages are never merged away.
+
+A Message-ID that two messages of the account carry is ambiguous (domain/threading.py):
+placing leaves it out, and when a second message arrives under an id, the threads
+joined through it so far are split where only it held them together
+(`split_at_shared_ids`), so the threads do not depend on the order mail arrives in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,8 +25,10 @@ from emailsync.domain.threading import (
     SUBJECT_GAP,
     MessageNode,
     UnionFind,
+    group,
     neighbours,
     subject_links,
+    without_ids,
 )
 from emailsync.errors import UsageError
 from emailsync.store.bulk import insert_many
@@ -67,7 +74,7 @@ _NODE_COLUMNS = (
 )
 
 
-def _as_nodes(conn: sa.Connection, rows: list[sa.Row]) -> dict[int, MessageNode]:
+def _as_nodes(conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> dict[int, MessageNode]:
     """Thread nodes of message rows (_NODE_COLUMNS), with their participants."""
     people: dict[int, set[str]] = {}
     for chunk in _chunks([r.id for r in rows]):
@@ -125,21 +132,52 @@ def _chunks(items: list, size: int = 500) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _candidates(conn: sa.Connection, account_id: int, nodes: list[MessageNode]) -> set[int]:
+def _id_holders(conn: sa.Connection, account_id: int, tokens: list[str]) -> dict[str, set[int]]:
+    """The account's stored messages whose Message-ID is one of `tokens`, by id."""
+    holders: dict[str, set[int]] = {}
+    for chunk in _chunks(tokens):
+        for row in conn.execute(
+            sa.select(messages.c.id, messages.c.message_id).where(
+                messages.c.account_id == account_id, messages.c.message_id.in_(chunk)
+            )
+        ):
+            holders.setdefault(row.message_id, set()).add(row.id)
+    return holders
+
+
+def _ambiguous(holders: dict[str, set[int]], nodes: dict[int, MessageNode]) -> frozenset[str]:
+    """The Message-IDs two messages carry: stored ones (`holders`) or `nodes` (stored
+    already or not)."""
+    every = {t: set(pks) for t, pks in holders.items()}
+    for k, n in nodes.items():
+        if n.message_id:
+            every.setdefault(n.message_id, set()).add(k)
+    return frozenset(t for t, pks in every.items() if len(pks) > 1)
+
+
+def _tokens(nodes: Iterable[MessageNode]) -> list[str]:
+    return sorted({t for n in nodes for t in (*n.references, n.message_id) if t})
+
+
+def _candidates(
+    conn: sa.Connection,
+    account_id: int,
+    nodes: list[MessageNode],
+    ambiguous_out: set[str] | None = None,
+) -> set[int]:
     """Ids of stored messages that might share an edge with any of `nodes` (a superset:
     the pure rule decides; references may name other accounts' messages), found through
-    indexed columns only."""
-    tokens = sorted({t for n in nodes for t in (*n.references, n.message_id) if t})
+    indexed columns only. Ambiguous Message-IDs lead nowhere (a mailer that gives every
+    message one id would otherwise make each batch read them all); they are added to
+    `ambiguous_out`."""
+    found = _id_holders(conn, account_id, _tokens(nodes))
+    ambiguous = _ambiguous(found, {n.key: n for n in nodes})
+    if ambiguous_out is not None:
+        ambiguous_out.update(ambiguous)
+    tokens = [t for t in _tokens(nodes) if t not in ambiguous]
     providers = sorted({n.provider_thread_id for n in nodes if n.provider_thread_id})
-    ids: set[int] = set()
+    ids = {pk for t, pks in found.items() if t not in ambiguous for pk in pks}
     for chunk in _chunks(tokens):
-        ids.update(
-            conn.execute(
-                sa.select(messages.c.id).where(
-                    messages.c.account_id == account_id, messages.c.message_id.in_(chunk)
-                )
-            ).scalars()
-        )
         # Driven by the ref index alone (joined to messages, SQLite would walk every
         # message of the account for each batch); other accounts' messages are dropped
         # when the candidates are read (`_stored`).
@@ -192,13 +230,13 @@ def _subject_candidates(conn: sa.Connection, account_id: int, nodes: list[Messag
     counted: dict[int | None, int] = {}
     holders: dict[str, list[int | None]] = {}  # subject key → threads holding it
     for chunk in subjects:
-        for thread, key, count in conn.execute(
-            sa.select(messages.c.thread_id, messages.c.subject_key, sa.func.count())
+        for row in conn.execute(
+            sa.select(messages.c.thread_id, messages.c.subject_key, sa.func.count().label("held"))
             .where(*window, messages.c.subject_key.in_(chunk))
             .group_by(messages.c.thread_id, messages.c.subject_key)
         ):
-            counted[thread] = counted.get(thread, 0) + count
-            holders.setdefault(key, []).append(thread)
+            counted[row.thread_id] = counted.get(row.thread_id, 0) + row.held
+            holders.setdefault(row.subject_key, []).append(row.thread_id)
     large = {t for t, count in counted.items() if t is not None and count > READ_WHOLE}
     ids: set[int] = set()
     if len(large) < len(counted):
@@ -316,8 +354,8 @@ def _involved(
             message_addresses.c.field.in_(THREAD_FIELDS),
         )
     )
-    for thread, key, email in rows:
-        out.setdefault((thread, key), set()).add(email)
+    for row in rows:
+        out.setdefault((row.thread_id, row.subject_key), set()).add(row.email)
     return out
 
 
@@ -364,9 +402,12 @@ def place_in_threads(
     """Decide the thread of each new message (keyed by its id, which need not be in the
     table yet): join, merge, or create threads. Writes threads only; the caller writes
     the messages' thread_id. With `facts`, new threads are written complete."""
-    found = _stored(conn, account_id, _candidates(conn, account_id, list(new.values())) - set(new))
+    ambiguous: set[str] = set()
+    candidates = _candidates(conn, account_id, list(new.values()), ambiguous)
+    found = _stored(conn, account_id, candidates - set(new))
     thread_of, manual = found.thread_of, found.manual
-    everyone = {**found.nodes, **new}
+    everyone = {k: without_ids(n, ambiguous) for k, n in {**found.nodes, **new}.items()}
+    new = {k: everyone[k] for k in new}
     sets = UnionFind(everyone)
     find, union = sets.find, sets.union
 
@@ -375,8 +416,8 @@ def place_in_threads(
         union(by_thread.setdefault(t, k), k)
     by_token: dict[str, list[int]] = {}
     for k, n in everyone.items():
-        for t in {*n.references, n.message_id} - {""}:
-            by_token.setdefault(t, []).append(k)
+        for token in {*n.references, n.message_id} - {""}:
+            by_token.setdefault(token, []).append(k)
         if n.provider_thread_id:
             by_token.setdefault("provider:" + n.provider_thread_id, []).append(k)
     for k, node in new.items():
@@ -506,6 +547,111 @@ def _merge_attributes(conn: sa.Connection, survivor: int, other: int) -> None:
             )
 
 
+def split_at_shared_ids(conn: sa.Connection, account_id: int, shared: set[str]) -> set[int]:
+    """Split the threads joined through `shared` Message-IDs, now that two messages
+    carry each (store/messages.py found a second one): each such thread becomes its
+    components under the rule without the ambiguous ids. The part holding the thread's
+    first message keeps the thread; each other part gets a new thread with the user's
+    choices (sharing, a deal linked by hand, links and unlinks). Threads holding a
+    message moved by hand are left as the user arranged them. Returns the threads to
+    recount (`refresh_threads`)."""
+    ids = sorted(shared)
+    pks: set[int] = set()
+    for chunk in _chunks(ids):
+        pks.update(
+            conn.execute(
+                sa.select(messages.c.id).where(
+                    messages.c.account_id == account_id, messages.c.message_id.in_(chunk)
+                )
+            ).scalars()
+        )
+        pks.update(
+            conn.execute(
+                sa.select(message_references.c.message_id).where(
+                    message_references.c.ref.in_(chunk)
+                )
+            ).scalars()
+        )
+    thread_ids: set[int] = set()
+    for chunk in _chunks(sorted(pks)):
+        thread_ids.update(
+            conn.execute(
+                sa.select(messages.c.thread_id)
+                .where(
+                    messages.c.id.in_(chunk),
+                    messages.c.account_id == account_id,
+                    messages.c.thread_id.is_not(None),
+                )
+                .distinct()
+            ).scalars()
+        )
+    touched: set[int] = set()
+    for thread_id in sorted(thread_ids):
+        rows = conn.execute(
+            sa.select(*_NODE_COLUMNS, messages.c.thread_manual).where(
+                messages.c.thread_id == thread_id
+            )
+        ).all()
+        if any(r.thread_manual for r in rows):
+            continue
+        nodes = _as_nodes(conn, rows)
+        ambiguous = _ambiguous(_id_holders(conn, account_id, _tokens(nodes.values())), nodes)
+        parts = group(list(nodes.values()), ambiguous | frozenset(shared))
+        if len(parts) > 1:
+            touched.add(thread_id)
+            touched.update(_split_off(conn, thread_id, parts[1:]))
+    return touched
+
+
+def _split_off(conn: sa.Connection, thread_id: int, parts: list[frozenset[int]]) -> list[int]:
+    """Move each part (message ids) of a thread into a new thread of its own that
+    keeps the thread's user choices; the new threads' ids."""
+    source = conn.execute(sa.select(threads).where(threads.c.id == thread_id)).one()
+    links = conn.execute(sa.select(thread_links).where(thread_links.c.thread_id == thread_id)).all()
+    now = datetime.now(UTC)
+    new_ids = allocate_ids(conn, threads, len(parts))
+    manual_deal = source.deal_link_manual
+    insert_many(
+        conn,
+        threads,
+        [
+            {
+                "id": new_id,
+                "account_id": source.account_id,
+                "subject": "",
+                "sharing": source.sharing,
+                "deal_id": source.deal_id if manual_deal else None,
+                "deal_link_manual": manual_deal,
+                "deal_link_reason": source.deal_link_reason if manual_deal else None,
+                "message_count": 0,
+                "created_at": now,
+            }
+            for new_id in new_ids
+        ],
+    )
+    for new_id, part in zip(new_ids, parts, strict=True):
+        conn.execute(
+            messages.update().where(messages.c.id.in_(sorted(part))).values(thread_id=new_id)
+        )
+    insert_many(
+        conn,
+        thread_links,
+        [
+            {
+                "thread_id": new_id,
+                "kind": link.kind,
+                "target_id": link.target_id,
+                "manual": link.manual,
+                "removed": link.removed,
+                "reason": link.reason,
+            }
+            for new_id in new_ids
+            for link in links
+        ],
+    )
+    return new_ids
+
+
 def refresh_threads(conn: sa.Connection, thread_ids: set[int]) -> None:
     """Recount threads and date them by their newest message, in one grouped query."""
     ids = sorted(thread_ids)
@@ -623,14 +769,16 @@ def split_thread(conn: sa.Connection, message_pks: list[int]) -> int:
     if len(rows) != len(set(message_pks)) or len(old) != 1:
         raise UsageError("Name existing messages of one thread")
     source = conn.execute(sa.select(threads).where(threads.c.id.in_(old))).first()
-    new_id = conn.execute(
+    inserted = conn.execute(
         threads.insert().values(
             account_id=rows[0].account_id,
             subject="",
             sharing=source.sharing if source else "private",
             created_at=datetime.now(UTC),
         )
-    ).inserted_primary_key[0]
+    ).inserted_primary_key
+    assert inserted is not None
+    new_id = int(inserted[0])
     conn.execute(
         messages.update()
         .where(messages.c.id.in_(message_pks))

@@ -66,6 +66,7 @@ from emailsync.domain.model import (
 from emailsync.domain.screening import kept_out
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
 from emailsync.imap.protocol import ImapSession
+from emailsync.mime.fingerprint import head_print
 from emailsync.mime.parse import parse_header_summary, parse_safely
 from emailsync.store import accounts as account_store
 from emailsync.store import coverage as coverage_store
@@ -679,10 +680,12 @@ def _locate_moved(
     are found by (folder, uid) and not doubled."""
     for start in range(0, len(uids), HEADER_BATCH):
         metas = session.fetch_messages(uids[start : start + HEADER_BATCH], headers_only=True)
-        keyed = [(message_store.dedup_key(_summary(m).message_id, None), m) for m in metas]
+        seen = {m.uid: (_summary(m).message_id, head_print(m.header_bytes or b"")) for m in metas}
         with reading(engine) as conn:
-            known = message_store.known_keys(conn, ctx.account_id, [k for k, _ in keyed if k])
-        locations = [message_store.NewLocation(k, m) for k, m in keyed if k and k in known]
+            known = message_store.stored_copies(conn, ctx.account_id, seen.values(), ctx.raw_files)
+        locations = [
+            message_store.NewLocation(known[seen[m.uid]], m) for m in metas if seen[m.uid] in known
+        ]
         if locations:
             _write(engine, ctx, folder, [], locations, folder.uid_cursor, result, None)
 
@@ -717,25 +720,22 @@ def _plan_groups(
     Yields groups ending at a UID, each small enough in body bytes to hold in memory."""
     assert folder.window_start is not None
     summaries = {m.uid: _summary(m) for m in metas}
-    keys = [
-        k for k in (message_store.dedup_key(s.message_id, None) for s in summaries.values()) if k
-    ]
+    # (Message-ID, head print): a copy of a stored message has both (mime/fingerprint.py)
+    seen = {m.uid: (summaries[m.uid].message_id, head_print(m.header_bytes or b"")) for m in metas}
     with reading(engine) as conn:
-        known = set(message_store.known_keys(conn, ctx.account_id, keys))
+        known = message_store.stored_copies(conn, ctx.account_id, seen.values(), ctx.raw_files)
     group = _Group([], [])
     for meta in sorted(metas, key=lambda m: m.uid):
         group.count += 1
         summary = summaries[meta.uid]
-        key = message_store.dedup_key(summary.message_id, None)
-        if key is not None and key in known:
-            group.locations.append(message_store.NewLocation(key, meta))
+        stored = known.get(seen[meta.uid])
+        if stored is not None:
+            group.locations.append(message_store.NewLocation(stored, meta))
         elif meta.internaldate < folder.window_start or _screened_out(ctx, meta, summary):
             result.skipped += 1
-        else:
+        else:  # a second copy in this batch is fetched too: write_batch finds it the same
             group.bodies.append((meta, summary))
             group.body_bytes += meta.size
-            if key is not None:
-                known.add(key)  # a second copy later in this batch becomes a location
         if group.body_bytes >= BODY_CHUNK_BYTES:
             yield group, meta.uid
             group = _Group([], [])
@@ -801,10 +801,8 @@ def _new_message(
         parsed, (digest, spot) = parse_safely(fetched.raw), (raw_digest(fetched.raw), None)
     else:
         parsed, (digest, spot) = digested
-    key = message_store.dedup_key(parsed.message_id, digest)
-    assert key is not None
     return message_store.NewMessage(
-        key=key,
+        key=message_store.identity_key(parsed.message_id, parsed.fingerprint, digest),
         fetched=fetched,
         parsed=parsed,
         digest=digest,
