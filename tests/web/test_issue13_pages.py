@@ -160,6 +160,16 @@ def test_a_retrying_account_says_since_when_and_in_how_long_and_sync_now_retries
     shown = json.loads(cli("accounts", "status", str(account_id), "--json"))
     assert shown["retry_at"] == mine["retry_at"]
 
+    # Past its time, the worker is at it: no negative countdown.
+    with site.engine.begin() as conn:
+        conn.execute(
+            sa.update(accounts_table)
+            .where(accounts_table.c.id == account_id)
+            .values(retry_at=datetime.now(UTC) - timedelta(seconds=5))
+        )
+    page = client.get("/settings/email-sync").text
+    assert re.search(rf"Cannot reach {re.escape(dovecot.host)} since \d\d:\d\d; retrying now", page)
+
     # "Sync now" stays allowed: it wakes the worker, which retries at once.
     site.woken.clear()
     token = csrf_of(client, "/settings/email-sync")
@@ -307,6 +317,9 @@ def test_the_why_not_box_says_for_each_copy_why_it_is_or_is_not_in_the_crm(
     assert "Before Sync from: arrived before this folder" in said["outside_window"]
     assert "<strong>Archive</strong>" in said["folder_not_selected"]
     assert "Archive is not among the synced folders" in said["folder_not_selected"]
+    conditions_link = f'href="/settings/email-sync/{account_id}/conditions">Change conditions'
+    assert conditions_link in said["folder_not_selected"]
+    assert conditions_link not in said["stored"]
     old_day = (NOW - 90 * DAYS).strftime("%d %b %Y")
     assert old_day in said["outside_window"]
     assert stored.state == AccountState.ACTIVE  # looking up wrote nothing

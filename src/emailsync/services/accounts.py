@@ -366,6 +366,16 @@ REASON_WORDS: dict[Reason, str] = {
     Reason.KEPT_OUT_EARLIER: "Kept out when synced",
 }
 
+# Reasons a change of the sync conditions would undo (the page links to them).
+CONDITIONS_REASONS = frozenset(
+    {
+        Reason.FOLDER_NOT_SELECTED,
+        Reason.JUNK_TRASH_DRAFTS,
+        Reason.OUTSIDE_WINDOW,
+        Reason.NOT_A_CONTACT,
+    }
+)
+
 
 def why_not(
     settings: Settings, engine: sa.Engine, user_id: int, account_id: int, query: str

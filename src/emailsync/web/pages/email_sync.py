@@ -67,7 +67,14 @@ def why_not(request: Request, user: CurrentUser, account: int, q: str = "") -> R
     except EmailsyncError as exc:
         why["error"], status = str(exc), 400
     else:
-        why["hits"] = [{"hit": hit, "words": svc.REASON_WORDS[hit.reason]} for hit in report.hits]
+        why["hits"] = [
+            {
+                "hit": hit,
+                "words": svc.REASON_WORDS[hit.reason],
+                "conditions": hit.reason in svc.CONDITIONS_REASONS,
+            }
+            for hit in report.hits
+        ]
         why["more"] = report.more
     cards = [_card(request, a) for a in svc.user_accounts(engine, user.id)]
     return render(request, "email_sync.html", {"cards": cards, "why": why}, status=status)
