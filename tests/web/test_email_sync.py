@@ -190,7 +190,7 @@ def test_api_connect_configure_preview_and_status(
     account_id = created.json()["id"]
     assert created.json()["status"]["state"] == "setup"
     folders = api.get(f"/api/v1/accounts/{account_id}/folders").json()
-    assert {"name": "INBOX", "role": "inbox", "synced_messages": None} in folders
+    assert {"name": "INBOX", "role": "inbox", "synced_messages": 0} in folders
     preview = api.post(
         f"/api/v1/accounts/{account_id}/preview", json={"sync_from": "1m", "folders": ["INBOX"]}
     ).json()

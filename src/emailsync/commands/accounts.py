@@ -173,6 +173,9 @@ def _account_json(account: account_store.Account) -> dict[str, Any]:
         "state": account.state,
         "last_sync_at": account.last_sync_at.isoformat() if account.last_sync_at else None,
         "last_error": account.last_error,
+        # state "retrying" (or "error"): since when passes fail, when the next one starts
+        "failing_since": account.failing_since.isoformat() if account.failing_since else None,
+        "retry_at": account.retry_at.isoformat() if account.retry_at else None,
         "conditions": {
             "sync_from": c.sync_from.value,
             "past_scope": c.past_scope.value if c.sync_from.has_past_sync else None,
@@ -330,7 +333,12 @@ def _status(args: argparse.Namespace) -> None:
         return
     print(f"{account.email} (account {account.id}): {account.state}")
     print(f"  last sync: {data['last_sync_at'] or 'never'}")
-    if account.last_error:
+    from emailsync.domain.states import AccountState
+    from emailsync.services.accounts import retry_words
+
+    if account.state == AccountState.RETRYING or account.retry_at is not None:
+        print(f"  {retry_words(account)}")  # the countdown as of now, not of the failure
+    elif account.last_error:
         print(f"  last error: {account.last_error}")
     table(
         [

@@ -7,9 +7,10 @@ user's account exactly like a missing one (NotFound), so ids do not leak.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -24,6 +25,8 @@ from emailsync.store.accounts import Account, Endpoint, Folder
 from emailsync.store.db import reading
 from emailsync.store.raw import RawFiles
 from emailsync.sync import setup
+from emailsync.sync import why_not as why_not_rules
+from emailsync.sync.why_not import Reason
 
 Wake = Callable[[int], None]
 
@@ -60,6 +63,13 @@ def folders(engine: sa.Engine, account: Account) -> list[Folder]:
 def message_count(engine: sa.Engine, account: Account) -> int:
     with reading(engine) as conn:
         return sum(message_store.folder_counts(conn, account.id).values())
+
+
+def folders_with_counts(engine: sa.Engine, account: Account) -> list[tuple[Folder, int]]:
+    """Each stored folder with how many stored messages have a location in it."""
+    with reading(engine) as conn:
+        counts = account_store.synced_message_counts(conn, account.id)
+        return [(f, counts.get(f.id, 0)) for f in account_store.list_folders(conn, account.id)]
 
 
 def _int(value: object, label: str) -> int:
@@ -172,22 +182,31 @@ class PreviewResult:
         return f"This will bring in {self.total} {noun}: {parts}."
 
 
+@dataclass(frozen=True, slots=True)
+class Started:
+    account: Account
+    notes: list[str]  # what the change does to mail already synced (setup.save_conditions)
+
+
 def start_sync(
     engine: sa.Engine, account: Account, conditions: SyncConditions, wake: Wake | None
-) -> Account:
-    """Save the conditions and let the worker start (first Sync) or pick them up."""
+) -> Started:
+    """Save the conditions and let the worker start (first Sync) or pick them up. The
+    notes say what a change does to mail already synced (empty on the first Sync)."""
     if account.state == AccountState.REMOVED:
         raise UsageError(f"{account.email} was removed; add it again to sync it")
     with engine.begin() as conn:
-        account_store.configure(conn, account.id, conditions)
+        notes = setup.save_conditions(conn, account, conditions)
         if account.state in (AccountState.SETUP, AccountState.PAUSED):
             account_store.set_state(conn, account.id, AccountState.NEW)
     if wake:
         wake(account.id)
-    return own_account(engine, account.user_id, account.id)
+    return Started(own_account(engine, account.user_id, account.id), notes)
 
 
-def sync_now(engine: sa.Engine, account: Account, wake: Wake | None) -> None:
+def sync_now(engine: sa.Engine, account: Account, wake: Wake | None) -> str:
+    """Start a pass at once; an account waiting to retry retries now (Supervisor.wake
+    ends its wait and starts its backoff over). Returns what happens, in words."""
     cannot = {
         AccountState.PAUSED: "Resume syncing first",
         AccountState.REMOVED: "This account was removed",
@@ -199,6 +218,9 @@ def sync_now(engine: sa.Engine, account: Account, wake: Wake | None) -> None:
         raise UsageError(f"{account.email} cannot sync now: {what.lower()}")
     if wake:
         wake(account.id)
+    if account.state in (AccountState.RETRYING, AccountState.ERROR):
+        return f"Retrying {account.email} now."
+    return f"Syncing {account.email} now."
 
 
 def pause(engine: sa.Engine, account: Account, wake: Wake | None) -> None:
@@ -261,10 +283,34 @@ class Status:
         return min(100, round(100 * self.done / self.total))
 
 
-def status(account: Account) -> Status:
+# The tail the worker writes after the failure (runtime.worker, retry.retry_sentence): a
+# countdown as old as the failure, replaced by one computed when the page is shown.
+_RETRY_TAIL = re.compile(r"; (?:retrying in \d+ s|retrying now|the next sync retries)$")
+
+
+def retry_words(account: Account, now: datetime | None = None) -> str:
+    """ "Cannot reach imap.example.com since 14:02; retrying in 40 s", the countdown
+    computed from `retry_at` now (the stored sentence's was right when it was written)."""
+    now = now or datetime.now(UTC)
+    head = _RETRY_TAIL.sub("", account.last_error or "")
+    if not head:
+        head = f"Cannot reach {account.imap.host}"
+        if account.failing_since is not None:
+            head += f" since {account.failing_since.astimezone():%H:%M}"
+    if account.retry_at is None:
+        return f"{head}; the next sync retries"
+    seconds = round((account.retry_at - now).total_seconds())
+    return f"{head}; retrying in {seconds} s" if seconds >= 1 else f"{head}; retrying now"
+
+
+def status(account: Account, now: datetime | None = None) -> Status:
     """The account's state in words, as the settings page and the API say it."""
     state, done, total = account.state, account.progress_done, account.progress_total
     error = account.last_error or ""
+    if state in (AccountState.RETRYING, AccountState.ERROR) and (
+        account.retry_at is not None or _RETRY_TAIL.search(error)
+    ):
+        error = retry_words(account, now) + "."
     words: dict[str, tuple[str, str]] = {
         AccountState.SETUP: ("Waiting for you", "Choose what to sync and press Sync to start."),
         AccountState.NEW: ("Connecting", "The sync starts in a moment."),
@@ -278,6 +324,11 @@ def status(account: Account) -> Status:
             "Needs reconnecting",
             f"{error or 'The server refused the login.'} Reconnect with the current "
             "password (or a new app password) to carry on; synced mail is kept.",
+        ),
+        AccountState.RETRYING: (
+            "Retrying",
+            f"{error or 'The mail server cannot be reached.'} This heals by itself and "
+            "synced mail is kept; Sync now retries at once.",
         ),
         AccountState.ERROR: (
             "Having trouble",
@@ -299,3 +350,39 @@ def last_sync_words(moment: datetime | None) -> str:
     if moment is None:
         return "never"
     return moment.strftime("%d %b %Y, %H:%M UTC")
+
+
+# -- "Why isn't this email in the CRM?" ---------------------------------------------------
+
+REASON_WORDS: dict[Reason, str] = {
+    Reason.STORED: "In the CRM",
+    Reason.FOLDER_NOT_SELECTED: "Folder not synced",
+    Reason.JUNK_TRASH_DRAFTS: "Junk, Trash or Drafts",
+    Reason.OUTSIDE_WINDOW: "Before Sync from",
+    Reason.BLOCKED: "Blocked",
+    Reason.NOT_A_CONTACT: "Not a CRM contact",
+    Reason.PARSE_DEFECT: "Addresses unreadable",
+    Reason.NOT_SYNCED_YET: "Not synced yet",
+    Reason.KEPT_OUT_EARLIER: "Kept out when synced",
+}
+
+# Reasons a change of the sync conditions would undo (the page links to them).
+CONDITIONS_REASONS = frozenset(
+    {
+        Reason.FOLDER_NOT_SELECTED,
+        Reason.JUNK_TRASH_DRAFTS,
+        Reason.OUTSIDE_WINDOW,
+        Reason.NOT_A_CONTACT,
+    }
+)
+
+
+def why_not(
+    settings: Settings, engine: sa.Engine, user_id: int, account_id: int, query: str
+) -> why_not_rules.Report:
+    """Look the mail up on the user's own mailbox (another user's account is NotFound)
+    and say for each copy found why it is or is not in the CRM (at most MAX_HITS)."""
+    account = own_account(engine, user_id, account_id)
+    if account.state == AccountState.REMOVED:
+        raise UsageError(f"{account.email} was removed; add it again to look mail up in it")
+    return why_not_rules.why_not(settings, engine, account, query)

@@ -458,3 +458,18 @@ def move_account(conn: sa.Connection, account_id: int, user_id: int) -> None:
             "one of the two first"
         )
     conn.execute(accounts.update().where(accounts.c.id == account_id).values(user_id=user_id))
+
+
+def synced_message_counts(conn: sa.Connection, account_id: int) -> dict[int, int]:
+    """Per folder id, how many stored messages have a location in it (a message held
+    twice in one folder counts once; folders with none are left out)."""
+    rows = conn.execute(
+        sa.select(
+            message_locations.c.folder_id,
+            sa.func.count(sa.distinct(message_locations.c.message_id)),
+        )
+        .join(folders, folders.c.id == message_locations.c.folder_id)
+        .where(folders.c.account_id == account_id)
+        .group_by(message_locations.c.folder_id)
+    )
+    return {r[0]: r[1] for r in rows}

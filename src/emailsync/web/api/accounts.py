@@ -15,11 +15,13 @@ from emailsync.web.api.schemas import (
     AccountIn,
     AccountOut,
     ConditionsModel,
+    ConfiguredOut,
     FolderOut,
     PasswordIn,
     PreviewOut,
     Problem,
     StatusOut,
+    WhyNotHitOut,
 )
 from emailsync.web.security import api_user
 
@@ -58,18 +60,21 @@ def get_account(request: Request, user: ApiUser, account_id: int) -> AccountOut:
 
 @router.put(
     "/accounts/{account_id}/conditions",
-    response_model=AccountOut,
+    response_model=ConfiguredOut,
     summary="Save the sync conditions and start (or keep) syncing",
 )
 def configure(
     request: Request, user: ApiUser, account_id: int, body: ConditionsModel
-) -> AccountOut:
+) -> ConfiguredOut:
+    """`notes` say what a change does to mail already synced ("The next sync brings in
+    the mail from 3 months back to 6 months back."); empty on the first Sync."""
     engine = request.app.state.engine
     account = svc.own_account(engine, user.id, account_id)
     names = [f.name for f in svc.folders(engine, account)]
     conditions = svc.parse_conditions(body.model_dump(), names)
-    account = svc.start_sync(engine, account, conditions, request.app.state.wake)
-    return _account_out(request, account)
+    started = svc.start_sync(engine, account, conditions, request.app.state.wake)
+    out = _account_out(request, started.account)
+    return ConfiguredOut(**out.model_dump(), notes=started.notes)
 
 
 @router.get("/accounts/{account_id}/status", response_model=StatusOut, summary="Progress")
@@ -81,7 +86,29 @@ def account_status(request: Request, user: ApiUser, account_id: int) -> StatusOu
 def folders(request: Request, user: ApiUser, account_id: int) -> list[FolderOut]:
     engine = request.app.state.engine
     account = svc.own_account(engine, user.id, account_id)
-    return [FolderOut(name=f.name, role=f.role.value) for f in svc.folders(engine, account)]
+    return [
+        FolderOut(name=f.name, role=f.role.value, synced_messages=count)
+        for f, count in svc.folders_with_counts(engine, account)
+    ]
+
+
+@router.get(
+    "/accounts/{account_id}/why-not",
+    response_model=list[WhyNotHitOut],
+    summary="Why isn't this email in the CRM? Looks it up on the mail server",
+)
+def why_not(
+    request: Request,
+    user: ApiUser,
+    account_id: int,
+    q: Annotated[str, Query(description="a Message-ID (<id@example.com>) or an address")],
+) -> list[WhyNotHitOut]:
+    """Every copy found in the mailbox's folders (newest first, at most 50), each with why
+    it is or is not in the CRM: the JSON of `emailsync messages why-not --json`."""
+    report = svc.why_not(
+        request.app.state.settings, request.app.state.engine, user.id, account_id, q
+    )
+    return [WhyNotHitOut.of(hit) for hit in report.hits]
 
 
 @router.post(

@@ -16,6 +16,7 @@ from emailsync.services.crm import PersonSeen
 from emailsync.store.accounts import Account, Endpoint
 from emailsync.store.conversations import LinkedRecord, MessageView, ThreadLinks, ThreadSummary
 from emailsync.store.crm import Deal, Organisation
+from emailsync.sync.why_not import Hit
 from emailsync.web import bodies
 from emailsync.web import mail_view as mv
 
@@ -70,6 +71,10 @@ class StatusOut(BaseModel):
     percent: int
     last_sync_at: datetime | None
     last_error: str | None
+    failing_since: datetime | None = Field(
+        description="state retrying or error: since when passes fail"
+    )
+    retry_at: datetime | None = Field(description="... and when the next attempt starts")
 
     @classmethod
     def of(cls, account: Account) -> StatusOut:
@@ -84,6 +89,8 @@ class StatusOut(BaseModel):
             percent=s.percent,
             last_sync_at=account.last_sync_at,
             last_error=account.last_error,
+            failing_since=account.failing_since,
+            retry_at=account.retry_at,
         )
 
 
@@ -111,6 +118,12 @@ class AccountOut(BaseModel):
         )
 
 
+class ConfiguredOut(AccountOut):
+    notes: list[str] = Field(
+        description="what the change does to mail already synced, one sentence each"
+    )
+
+
 class AccountIn(BaseModel):
     email: str
     password: str = Field(description="the password or app password; never returned")
@@ -130,7 +143,33 @@ class PasswordIn(BaseModel):
 class FolderOut(BaseModel):
     name: str
     role: str
-    synced_messages: int | None = None
+    synced_messages: int = Field(description="stored messages with a location in the folder")
+
+
+class WhyNotHitOut(BaseModel):
+    """One copy of the mail on the server, as `emailsync messages why-not --json` gives it."""
+
+    account: str
+    folder: str
+    uid: int
+    message_id: str
+    date: str = Field(description="INTERNALDATE, ISO 8601 in UTC")
+    reason: str
+    message_id_in_crm: int | None
+    explanation: str
+
+    @classmethod
+    def of(cls, hit: Hit) -> WhyNotHitOut:
+        return cls(
+            account=hit.account,
+            folder=hit.folder,
+            uid=hit.uid,
+            message_id=hit.message_id,
+            date=hit.date.isoformat(),
+            reason=str(hit.reason),
+            message_id_in_crm=hit.message_id_in_crm,
+            explanation=hit.explanation,
+        )
 
 
 class PreviewOut(BaseModel):

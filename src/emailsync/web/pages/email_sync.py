@@ -4,6 +4,7 @@
 /settings/email-sync/new                 provider presets, connection test, save
 /settings/email-sync/{id}/conditions     tracking, folders, sync from, scope, preview
 /settings/email-sync/{id}/sync           progress bar until the first pass is done
+/settings/email-sync/why-not             "Why isn't this email in the CRM?" on the same page
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from emailsync.domain.conditions import DEFAULT_ROLES, SyncConditions
 from emailsync.domain.states import AccountState, Security
-from emailsync.errors import EmailsyncError
+from emailsync.errors import EmailsyncError, NotFound
 from emailsync.providers import BY_KEY, PRESETS
 from emailsync.services import accounts as svc
 from emailsync.store.accounts import Account
@@ -50,7 +51,33 @@ def _card(request: Request, account: Account) -> dict[str, Any]:
 def email_sync(request: Request, user: CurrentUser) -> Response:
     engine = request.app.state.engine
     cards = [_card(request, a) for a in svc.user_accounts(engine, user.id)]
-    return render(request, "email_sync.html", {"cards": cards})
+    return render(request, "email_sync.html", {"cards": cards, "why": {}})
+
+
+@router.get("/settings/email-sync/why-not")
+def why_not(request: Request, user: CurrentUser, account: int, q: str = "") -> Response:
+    """The page again, with the box's answer: one line per copy found on the server."""
+    engine = request.app.state.engine
+    why: dict[str, Any] = {"account_id": account, "query": q}
+    status = 200
+    try:
+        report = svc.why_not(request.app.state.settings, engine, user.id, account, q)
+    except NotFound:
+        raise
+    except EmailsyncError as exc:
+        why["error"], status = str(exc), 400
+    else:
+        why["hits"] = [
+            {
+                "hit": hit,
+                "words": svc.REASON_WORDS[hit.reason],
+                "conditions": hit.reason in svc.CONDITIONS_REASONS,
+            }
+            for hit in report.hits
+        ]
+        why["more"] = report.more
+    cards = [_card(request, a) for a in svc.user_accounts(engine, user.id)]
+    return render(request, "email_sync.html", {"cards": cards, "why": why}, status=status)
 
 
 @router.get("/settings/email-sync/new")
@@ -151,10 +178,12 @@ async def save_conditions(request: Request, user: CurrentUser, account_id: int) 
     names = [f.name for f in svc.folders(engine, account)]
     try:
         conditions = svc.parse_conditions(form, names)
-        svc.start_sync(engine, account, conditions, request.app.state.wake)
+        started = svc.start_sync(engine, account, conditions, request.app.state.wake)
     except EmailsyncError as exc:
         ctx = _conditions_context(request, account, account.conditions, str(exc))
         return render(request, "conditions.html", ctx, status=400)
+    if started.notes:
+        request.session["flash"] = " ".join(started.notes)
     return RedirectResponse(f"/settings/email-sync/{account_id}/sync", status_code=303)
 
 
@@ -231,7 +260,7 @@ async def remove(request: Request, user: CurrentUser, account_id: int) -> Respon
 def account_action(request: Request, user: CurrentUser, account_id: int, action: str) -> Response:
     engine, wake = request.app.state.engine, request.app.state.wake
     account = svc.own_account(engine, user.id, account_id)
-    actions = {
+    actions: dict[str, Any] = {
         "sync-now": lambda: svc.sync_now(engine, account, wake),
         "pause": lambda: svc.pause(engine, account, wake),
         "resume": lambda: svc.resume(engine, account, wake),
@@ -244,7 +273,10 @@ def account_action(request: Request, user: CurrentUser, account_id: int, action:
             status=404,
         )
     try:
-        actions[action]()
+        said = actions[action]()
     except EmailsyncError as exc:
         request.session["flash"] = str(exc)
+    else:
+        if isinstance(said, str):
+            request.session["flash"] = said
     return RedirectResponse("/settings/email-sync", status_code=303)
