@@ -9,10 +9,17 @@ the caller passes in ("IMAP" or "SMTP").
 from __future__ import annotations
 
 import ipaddress
+import socket
 import ssl
 
 from emailsync.domain.states import Security
-from emailsync.errors import UsageError
+from emailsync.errors import (
+    CertificateError,
+    ConnectionSetupError,
+    HostUnreachableError,
+    TlsError,
+    UsageError,
+)
 
 SECURITY_MODES = tuple(Security)
 CA_FILE_ENV = "EMAILSYNC_CA_FILE"
@@ -58,3 +65,43 @@ def cert_message(host: str, email: str, e: ssl.SSLCertVerificationError) -> str:
         f"TLS certificate of {host} could not be verified for {email}: {reason} — if the "
         f"server uses a private CA, point {CA_FILE_ENV} at its certificate"
     )
+
+
+def unreachable(
+    e: Exception, *, protocol: str, host: str, port: int, email: str, security: str
+) -> ConnectionSetupError | None:
+    """The sentence for a connection that could not be opened at the socket or TLS level
+    (name, refusal, time-out, handshake, certificate), the same for IMAP and SMTP; None
+    for anything else, which the protocol's own code words. A protocol whose errors are
+    OSErrors (smtplib's) sorts its own out first."""
+    tls_port, starttls_port = _USUAL_PORTS.get(protocol, ("993", "143"))
+    server = f"{host}:{port}" if protocol == "IMAP" else f"{protocol} server {host}:{port}"
+    if isinstance(e, socket.gaierror):
+        name = host if protocol == "IMAP" else f"{protocol} host {host}"
+        return HostUnreachableError(
+            f"Cannot find {name} for {email}: the name does not resolve — check the host"
+        )
+    if isinstance(e, ssl.SSLCertVerificationError):
+        return CertificateError(cert_message(host, email, e))
+    if isinstance(e, ssl.SSLError):
+        this_port = "this port" if protocol == "IMAP" else f"this {protocol} port"
+        return TlsError(
+            f"TLS handshake with {host}:{port} failed for {email}: {e.reason or e} — if "
+            f"{this_port} expects STARTTLS (usually {starttls_port}), choose STARTTLS "
+            "instead of SSL/TLS"
+        )
+    if isinstance(e, ConnectionRefusedError):
+        return HostUnreachableError(
+            f"Cannot reach {server} for {email}: connection refused — check the host and port"
+        )
+    if isinstance(e, TimeoutError):
+        hint = f" or the port expects SSL/TLS (usually {tls_port})" if security != "ssl" else ""
+        return HostUnreachableError(
+            f"Cannot reach {server} for {email}: no answer in time — check the host and "
+            f"port, a firewall{hint}"
+        )
+    if isinstance(e, OSError):
+        return HostUnreachableError(
+            f"Cannot reach {server} for {email}: {e.strerror or e} — check the host and port"
+        )
+    return None

@@ -23,13 +23,12 @@ from emailsync.errors import (
     AuthenticationError,
     CertificateError,
     ConnectionSetupError,
-    HostUnreachableError,
     StartTlsNotOfferedError,
     TlsError,
     TransientError,
 )
 from emailsync.imap.wire import TIMEOUT
-from emailsync.net import cert_message, check_transport, tls_context
+from emailsync.net import cert_message, check_transport, tls_context, unreachable
 
 if TYPE_CHECKING:  # imported where used: sync.quick_check reuses the light part of this module
     from imapclient import IMAPClient
@@ -99,7 +98,7 @@ def connect(
             timeout=SocketTimeout(connect=timeout, read=timeout),
         )
     except Exception as e:
-        raise _setup_error(e, host, where, email, security) from e
+        raise _setup_error(e, host, port, email, security) from e
     client._imap.debug = 0  # imapclient sets 5: logging every line makes it ~6x slower
     client.normalise_times = False  # keep INTERNALDATE's offset; session converts to UTC
     # Commands are written whole (one sendall each), and a session pipelines some (sizes
@@ -197,34 +196,13 @@ def _negotiate(client: IMAPClient, use_qresync: bool) -> Capabilities:
 
 
 def _setup_error(
-    e: Exception, host: str, where: str, email: str, security: str
+    e: Exception, host: str, port: int, email: str, security: str
 ) -> ConnectionSetupError:
     """The user-facing error for a failure to open the connection at all."""
-    if isinstance(e, socket.gaierror):
-        return HostUnreachableError(
-            f"Cannot find {host} for {email}: the name does not resolve — check the host"
-        )
-    if isinstance(e, ssl.SSLCertVerificationError):
-        return CertificateError(cert_message(host, email, e))
-    if isinstance(e, ssl.SSLError):
-        return TlsError(
-            f"TLS handshake with {where} failed for {email}: {e.reason or e} — if this port "
-            "expects STARTTLS (usually 143), choose STARTTLS instead of SSL/TLS"
-        )
-    if isinstance(e, ConnectionRefusedError):
-        return HostUnreachableError(
-            f"Cannot reach {where} for {email}: connection refused — check the host and port"
-        )
-    if isinstance(e, TimeoutError):
-        hint = " or the port expects SSL/TLS (usually 993)" if security != "ssl" else ""
-        return HostUnreachableError(
-            f"Cannot reach {where} for {email}: no answer in time — check the host and "
-            f"port, a firewall{hint}"
-        )
-    if isinstance(e, OSError):
-        return HostUnreachableError(
-            f"Cannot reach {where} for {email}: {e.strerror or e} — check the host and port"
-        )
+    shared = unreachable(e, protocol="IMAP", host=host, port=port, email=email, security=security)
+    if shared is not None:
+        return shared
+    where = f"{host}:{port}"
     if isinstance(e, imaplib.IMAP4.error):
         return ConnectionSetupError(
             f"{where} did not answer like an IMAP server for {email}: {e} — check the port "

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import smtplib
-import socket
 import ssl
 
 from emailsync.domain.states import Security
@@ -24,7 +23,7 @@ from emailsync.errors import (
     TlsError,
     TransientError,
 )
-from emailsync.net import cert_message, check_transport, tls_context
+from emailsync.net import cert_message, check_transport, tls_context, unreachable
 
 # The EHLO name: smtplib's default asks DNS for this machine's FQDN, which can stall for
 # seconds on a host without reverse DNS. Servers accept an address literal (RFC 5321 §4.1.3).
@@ -60,7 +59,7 @@ def connect(
         else:
             client = smtplib.SMTP(host, port, local_hostname=EHLO_NAME, timeout=timeout)
     except Exception as e:
-        raise _setup_error(e, host, where, email, security) from e
+        raise _setup_error(e, host, port, email, security) from e
     try:
         client.ehlo()
         if security == Security.STARTTLS:
@@ -153,31 +152,10 @@ def _login(
 
 
 def _setup_error(
-    e: Exception, host: str, where: str, email: str, security: str
+    e: Exception, host: str, port: int, email: str, security: str
 ) -> ConnectionSetupError:
     """The user-facing error for a failure to open the connection at all."""
-    if isinstance(e, socket.gaierror):
-        return HostUnreachableError(
-            f"Cannot find SMTP host {host} for {email}: the name does not resolve — check the host"
-        )
-    if isinstance(e, ssl.SSLCertVerificationError):
-        return CertificateError(cert_message(host, email, e))
-    if isinstance(e, ssl.SSLError):
-        return TlsError(
-            f"TLS handshake with {where} failed for {email}: {e.reason or e} — if this SMTP "
-            "port expects STARTTLS (usually 587), choose STARTTLS instead of SSL/TLS"
-        )
-    if isinstance(e, ConnectionRefusedError):
-        return HostUnreachableError(
-            f"Cannot reach SMTP server {where} for {email}: connection refused — check the "
-            "host and port"
-        )
-    if isinstance(e, TimeoutError):
-        hint = " or the port expects SSL/TLS (usually 465)" if security != Security.SSL else ""
-        return HostUnreachableError(
-            f"Cannot reach SMTP server {where} for {email}: no answer in time — check the "
-            f"host and port, a firewall{hint}"
-        )
+    where = f"{host}:{port}"
     if isinstance(e, smtplib.SMTPConnectError):
         return HostUnreachableError(
             f"SMTP server {where} turned the connection for {email} away: "
@@ -188,11 +166,9 @@ def _setup_error(
             f"{where} closed the connection without an SMTP greeting for {email} — check the "
             "port and the security setting"
         )
-    if isinstance(e, OSError):
-        return HostUnreachableError(
-            f"Cannot reach SMTP server {where} for {email}: {e.strerror or e} — check the "
-            "host and port"
-        )
+    shared = unreachable(e, protocol="SMTP", host=host, port=port, email=email, security=security)
+    if shared is not None:
+        return shared
     return ConnectionSetupError(f"Cannot open an SMTP connection to {where} for {email}: {e}")
 
 
