@@ -74,6 +74,8 @@ def test_connecting_waits_for_conditions_then_sync_starts_the_worker(
     assert account(site, account_id).state == "setup"
     page = client.get(f"/settings/email-sync/{account_id}/conditions").text
     assert 'value="INBOX" checked' in page and "Only CRM contacts" in page
+    # no switch that does nothing without saying so: tracking needs sending from the CRM
+    assert "nothing is tracked today" in page
     preview = client.get(
         f"/settings/email-sync/{account_id}/preview",
         params={"sync_from": "3m", "past_scope": "contacts", "folders": "INBOX"},
