@@ -211,12 +211,15 @@ def _pass(
     with engine.begin() as conn:
         _finish_pass(conn, account, server, result, forgotten, keep)
         error = "; ".join(f"{k}: {v}" for k, v in result.folder_errors.items()) or None
+        now = datetime.now(UTC)
+        for name in result.folders:  # looked at now, new mail or not
+            account_store.update_folder(conn, stored[name].id, last_sync_at=now, last_error=None)
         account_store.set_state(
             conn,
             account.id,
             AccountState.ACTIVE,
             error=error,
-            synced_at=datetime.now(UTC),
+            synced_at=now,
             keep_user_state=True,
         )
     if result.orphans_removed and raw_files is not None:
