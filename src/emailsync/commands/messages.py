@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import textwrap
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,7 +87,7 @@ def _write_json_array(rows: Any) -> None:
         sys.stdout.write("[\n" if first else ",\n")
         first = False
         text = json.dumps(row, indent=2, ensure_ascii=False, default=str)
-        sys.stdout.write(textwrap.indent(text, "  "))
+        sys.stdout.write("  " + text.replace("\n", "\n  "))  # JSON strings hold no newline
     sys.stdout.write("[]\n" if first else "\n]\n")
 
 
