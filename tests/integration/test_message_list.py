@@ -80,6 +80,10 @@ def test_pages_walk_every_message_once_while_a_sync_adds_mail(
 
     assert _listed(harness, account, "--offset", "2", "--limit", "2") == final[2:4]
     assert _listed(harness, account, "--limit", "0") == []
+    shown = harness.ok("messages", "list", "--account", account, "--limit", "2").out
+    assert [line.split()[0] for line in shown.splitlines()[-2:]] == [
+        str(m["id"]) for m in final[:2]
+    ]
 
     since = (NOW - 3 * DAYS - timedelta(hours=1)).isoformat()
     recent = _listed(harness, account, "--since", since)

@@ -42,14 +42,6 @@ class Page:
     offset: int = 0
 
 
-def list_messages(
-    conn: sa.Connection, account_id: int, viewer_id: int | None = None
-) -> list[dict[str, object]]:
-    """Every message of the account as one list (small accounts and tests): prefer
-    `iter_messages`, which never holds them all."""
-    return list(iter_messages(conn, account_id, viewer_id))
-
-
 def iter_messages(
     conn: sa.Connection,
     account_id: int,
