@@ -140,7 +140,7 @@ def test_every_security_mode_takes_the_quick_path(
 
 
 def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, but the account's last sync time (a pass sets it)."""
+    """Every row of every table, but the last sync times (a pass sets them)."""
     with sqlite3.connect(path) as db:
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         out = {}
@@ -150,7 +150,10 @@ def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
             out[table] = [
                 tuple(v for c, v in zip(columns, row, strict=True) if c != "last_sync_at")
                 if table == "accounts"
-                else row
+                else tuple(  # folders: when differs, that it was set does not
+                    v is not None if c == "last_sync_at" else v
+                    for c, v in zip(columns, row, strict=True)
+                )
                 for row in cursor
             ]
     db.close()

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from emailsync.config import in_ci
+from emailsync.domain.screening import Reason
 from emailsync.sync.progress import Progress, SilentProgress
 
 
@@ -48,14 +49,35 @@ def progress_for_terminal() -> Iterator[Progress]:
         yield _RichProgress(bar)
 
 
+# How the summary names each reason a pass left mail out (the reasons of `messages
+# why-not`, in the order they are decided).
+LEFT_OUT_WORDS: dict[Reason, str] = {
+    Reason.JUNK_TRASH_DRAFTS: "in Junk, Trash or Drafts",
+    Reason.FOLDER_NOT_SELECTED: "in folders not synced",
+    Reason.OUTSIDE_WINDOW: "older than Sync from",
+    Reason.BLOCKED: "blocked",
+    Reason.NOT_A_CONTACT: "not with a CRM contact (Only CRM contacts)",
+    Reason.PARSE_DEFECT: "unreadable",
+}
+
+
 def report_pass(email: str, result: Any) -> None:
-    """The one-line summary of a sync pass on stderr, and each folder's error."""
+    """The one-line summary of a sync pass on stderr, and each folder's error. What the
+    pass left out is counted by reason, so "why isn't it in the CRM?" starts here."""
     removed = sum(r.removed for r in result.folders.values())
     flags = sum(r.flag_updates for r in result.folders.values())
-    print(
+    line = (
         f"{email}: {result.new_messages} new messages, {flags} flag changes, "
-        f"{removed} removed in {len(result.folders)} folders",
-        file=sys.stderr,
+        f"{removed} removed in {len(result.folders)} folders"
     )
+    left_out = getattr(result, "left_out", None) or {}  # a quick pass leaves nothing out
+    counted = [
+        f"{left_out[reason]} {words}"
+        for reason, words in LEFT_OUT_WORDS.items()
+        if left_out.get(reason)
+    ]
+    if counted:
+        line += "; left out: " + ", ".join(counted)
+    print(line, file=sys.stderr)
     for name, error in result.folder_errors.items():
         print(f"{email}: folder {name}: {error}", file=sys.stderr)

@@ -10,6 +10,10 @@ two can never disagree. In the order the sync checks them:
 
 The window (INTERNALDATE before the folder's window start) and the folder selection are
 decided before this, by the caller, from the folder it reads.
+
+`Reason` names every answer to "why isn't this email in the CRM?": `messages why-not`
+(sync/why_not.py) gives one per copy on the server, and the end-of-sync summary counts
+those a pass left out under the same names.
 """
 
 from __future__ import annotations
@@ -26,6 +30,28 @@ class KeptOut(StrEnum):
     BLOCKED = "blocked"
     OUT_OF_FOCUS = "out_of_focus"
     NOT_A_CONTACT = "not_a_contact"
+
+
+class Reason(StrEnum):
+    """Why a copy of a mail is, or is not, in the CRM."""
+
+    STORED = "stored"
+    FOLDER_NOT_SELECTED = "folder_not_selected"
+    JUNK_TRASH_DRAFTS = "junk_trash_drafts"
+    OUTSIDE_WINDOW = "outside_window"
+    BLOCKED = "blocked"
+    NOT_A_CONTACT = "not_a_contact"
+    PARSE_DEFECT = "parse_defect"
+    NOT_SYNCED_YET = "not_synced_yet"
+    KEPT_OUT_EARLIER = "kept_out_earlier"
+
+
+# The reason a pass counts for a screening rule. OUT_OF_FOCUS has none: a re-scan for
+# some people looks again at mail an earlier pass decided on, it leaves nothing new out.
+REASON_OF: dict[KeptOut, Reason] = {
+    KeptOut.BLOCKED: Reason.BLOCKED,
+    KeptOut.NOT_A_CONTACT: Reason.NOT_A_CONTACT,
+}
 
 
 def kept_out(

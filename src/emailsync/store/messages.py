@@ -23,15 +23,12 @@ from emailsync.store.db import allocate_ids
 from emailsync.store.links import auto_link_deals
 from emailsync.store.raw import RawFiles, RawSpot
 from emailsync.store.tables import (
-    accounts,
     folders,
     message_addresses,
     message_locations,
     message_raw,
     message_references,
     messages,
-    person_emails,
-    persons,
 )
 from emailsync.store.threads import (
     ThreadFacts,
@@ -640,114 +637,6 @@ def forget_folders(conn: sa.Connection, account_id: int, keep: Iterable[str]) ->
 
 
 # -- reading -------------------------------------------------------------------------
-
-
-def list_messages(
-    conn: sa.Connection, account_id: int, viewer_id: int | None = None
-) -> list[dict[str, object]]:
-    """One dict per message, the shape of `emailsync messages list --json`.
-
-    `viewer_id` reads as that user: only messages of threads the privacy rule lets them
-    see (the account's owner sees all of it)."""
-    from emailsync.store.conversations import links_of_threads, visible_thread_ids
-
-    own = conn.execute(
-        sa.select(accounts.c.email, accounts.c.aliases).where(accounts.c.id == account_id)
-    ).one()
-    own_emails = {own.email, *own.aliases}
-    rows = conn.execute(
-        sa.select(
-            messages.c.id,
-            messages.c.message_id,
-            messages.c.subject,
-            messages.c.from_email,
-            messages.c.from_name,
-            messages.c.addresses,
-            messages.c.date,
-            messages.c.internaldate,
-            messages.c.direction,
-            messages.c.thread_id,
-            messages.c.size,
-            messages.c.defects,
-            messages.c.attachments,
-        )
-        .where(messages.c.account_id == account_id)
-        .order_by(messages.c.internaldate, messages.c.id)
-    ).all()
-    locations: dict[int, list[tuple[str, str]]] = {}
-    for loc in conn.execute(
-        sa.select(message_locations.c.message_id, folders.c.name, message_locations.c.flags)
-        .join(folders, folders.c.id == message_locations.c.folder_id)
-        .where(folders.c.account_id == account_id)
-        .order_by(folders.c.name)
-    ):
-        locations.setdefault(loc.message_id, []).append((loc.name, loc.flags))
-    contacts: dict[int, list[dict[str, object]]] = {}
-    for link in conn.execute(
-        sa.select(
-            message_addresses.c.message_id,
-            persons.c.id,
-            persons.c.name,
-            message_addresses.c.email,
-        )
-        .distinct()
-        .join(person_emails, person_emails.c.email == message_addresses.c.email)
-        .join(persons, persons.c.id == person_emails.c.person_id)
-        .join(messages, messages.c.id == message_addresses.c.message_id)
-        .where(messages.c.account_id == account_id)
-        .order_by(persons.c.id)
-    ):
-        if link.email in own_emails:
-            continue
-        entry = {"id": link.id, "name": link.name, "email": link.email}
-        bucket = contacts.setdefault(link.message_id, [])
-        if entry not in bucket:
-            bucket.append(entry)
-    thread_ids = sorted({r.thread_id for r in rows if r.thread_id is not None})
-    if viewer_id is not None:
-        allowed = visible_thread_ids(conn, viewer_id, thread_ids)
-        rows = [r for r in rows if r.thread_id in allowed]
-        thread_ids = sorted(allowed)
-    owner: int = conn.execute(
-        sa.select(accounts.c.user_id).where(accounts.c.id == account_id)
-    ).scalar_one()
-    links = links_of_threads(conn, thread_ids, viewer_id if viewer_id is not None else owner)
-    result = []
-    for r in rows:
-        addrs = r.addresses or {}
-        thread = links.get(r.thread_id)
-        deal = thread.deal_of_message(r.internaldate) if thread else None  # won before: None
-        flags = sorted({f for _, fl in locations.get(r.id, []) for f in fl.split() if f})
-        result.append(
-            {
-                "id": r.id,
-                "message_id": r.message_id,
-                "subject": r.subject,
-                "from": r.from_email,
-                "from_name": r.from_name,
-                "to": [a[0] for a in addrs.get("to", [])],
-                "cc": [a[0] for a in addrs.get("cc", [])],
-                "date": (r.date or r.internaldate).isoformat(),
-                "internaldate": r.internaldate.isoformat(),
-                "direction": r.direction,
-                "folders": [name for name, _ in locations.get(r.id, [])],
-                "flags": flags,
-                "thread_id": r.thread_id,
-                "contacts": [
-                    c
-                    for c in contacts.get(r.id, [])
-                    if thread and c["id"] in {p.id for p in thread.persons}
-                ],
-                "organisations": [
-                    {"id": o.id, "name": o.name} for o in (thread.organisations if thread else [])
-                ],
-                "deal": {"id": deal.id, "title": deal.name} if deal else None,
-                "size": r.size,
-                "attachments": [a["filename"] for a in r.attachments],
-                "defects": r.defects,
-            }
-        )
-    return result
 
 
 def raw_message(conn: sa.Connection, message_pk: int, raw_files: RawFiles | None) -> bytes | None:

@@ -11,6 +11,7 @@ folder and the other folders go on.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 from emailsync.config import Settings
 from emailsync.domain.conditions import folder_window_start, folders_to_sync, selected_folders
 from emailsync.domain.model import FolderRole, ServerFolder
+from emailsync.domain.screening import Reason
 from emailsync.domain.states import AccountState
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError, needs_user
 from emailsync.imap.connection import SessionSpec
@@ -49,6 +51,14 @@ class PassResult:
     @property
     def new_messages(self) -> int:
         return sum(r.new_messages for r in self.folders.values())
+
+    @property
+    def left_out(self) -> Counter[Reason]:
+        """What the pass left out of the CRM, by reason, over all its folders."""
+        total: Counter[Reason] = Counter()
+        for r in self.folders.values():
+            total.update(r.left_out)
+        return total
 
 
 def session_spec(settings: Settings, account: Account) -> SessionSpec:
@@ -211,12 +221,15 @@ def _pass(
     with engine.begin() as conn:
         _finish_pass(conn, account, server, result, forgotten, keep)
         error = "; ".join(f"{k}: {v}" for k, v in result.folder_errors.items()) or None
+        now = datetime.now(UTC)
+        for name in result.folders:  # looked at now, new mail or not
+            account_store.update_folder(conn, stored[name].id, last_sync_at=now, last_error=None)
         account_store.set_state(
             conn,
             account.id,
             AccountState.ACTIVE,
             error=error,
-            synced_at=datetime.now(UTC),
+            synced_at=now,
             keep_user_state=True,
         )
     if result.orphans_removed and raw_files is not None:

@@ -40,10 +40,10 @@ not grow with the mailbox.
 from __future__ import annotations
 
 import contextlib
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -63,7 +63,7 @@ from emailsync.domain.model import (
     HeaderSummary,
     Participants,
 )
-from emailsync.domain.screening import kept_out
+from emailsync.domain.screening import REASON_OF, KeptOut, Reason, kept_out
 from emailsync.errors import ConnectionSetupError, EmailsyncError, TransientError
 from emailsync.imap.protocol import ImapSession
 from emailsync.mime.fingerprint import head_print
@@ -126,6 +126,8 @@ class FolderResult:
     flag_updates: int = 0
     removed: int = 0
     completed: bool = False  # every UID up to the server's UIDNEXT was looked at
+    # what this pass decided to leave out, by reason (the end-of-sync summary)
+    left_out: Counter[Reason] = field(default_factory=Counter)
 
 
 def sync_folder(
@@ -363,6 +365,10 @@ def _fetch_new(
         _locate_moved(session, engine, ctx, folder, sorted(set(sizes) - taken), result)
     else:
         candidates = _candidates(session, folder)
+        if folder.uid_cursor == 0 and not folder.remapping:
+            # a first pass: what the SEARCH did not find arrived before the window
+            outside = status.exists - len(candidates)
+            result.left_out[Reason.OUTSIDE_WINDOW] += max(outside, 0)
         if folder.uid_cursor > 0 and not folder.remapping:
             taken = set(candidates)
             older = [u for u in session.search_uids(folder.uid_cursor + 1) if u not in taken]
@@ -595,10 +601,12 @@ def _write_direct(
             break
         written.append(batch)
         result.skipped += outcome.skipped
+        result.left_out[Reason.OUTSIDE_WINDOW] += outcome.skipped
         for fetched, digested in zip(outcome.messages, outcome.digested, strict=True):
             new = _new_message(ctx, folder, fetched, digested)
             if screened_by_block(new.parsed.participants.emails(), ctx.own_emails, ctx.blocked):
                 result.skipped += 1
+                result.left_out[Reason.BLOCKED] += 1
                 continue
             keep.append(new)
     if written:
@@ -731,8 +739,13 @@ def _plan_groups(
         stored = known.get(seen[meta.uid])
         if stored is not None:
             group.locations.append(message_store.NewLocation(stored, meta))
-        elif meta.internaldate < folder.window_start or _screened_out(ctx, meta, summary):
+        elif meta.internaldate < folder.window_start:
             result.skipped += 1
+            result.left_out[Reason.OUTSIDE_WINDOW] += 1
+        elif (rule := _screened_out(ctx, meta, summary)) is not None:
+            result.skipped += 1
+            if rule in REASON_OF:
+                result.left_out[REASON_OF[rule]] += 1
         else:  # a second copy in this batch is fetched too: write_batch finds it the same
             group.bodies.append((meta, summary))
             group.body_bytes += meta.size
@@ -743,21 +756,21 @@ def _plan_groups(
     yield group, batch[-1]
 
 
-def _screened_out(ctx: AccountContext, meta: FetchedMessage, summary: HeaderSummary) -> bool:
-    """Kept out: mail of blocked people only, mail outside a re-scan's focus, and past
-    mail without a CRM contact under the contacts scope (domain.screening)."""
-    return (
-        kept_out(
-            summary.participants.emails(),
-            meta.internaldate,
-            conditions=ctx.conditions,
-            started_at=ctx.started_at,
-            own_emails=ctx.own_emails,
-            contact_emails=ctx.contact_emails,
-            blocked=ctx.blocked,
-            only_emails=ctx.only_emails,
-        )
-        is not None
+def _screened_out(
+    ctx: AccountContext, meta: FetchedMessage, summary: HeaderSummary
+) -> KeptOut | None:
+    """The rule that keeps it out, or None: mail of blocked people only, mail outside a
+    re-scan's focus, and past mail without a CRM contact under the contacts scope
+    (domain.screening)."""
+    return kept_out(
+        summary.participants.emails(),
+        meta.internaldate,
+        conditions=ctx.conditions,
+        started_at=ctx.started_at,
+        own_emails=ctx.own_emails,
+        contact_emails=ctx.contact_emails,
+        blocked=ctx.blocked,
+        only_emails=ctx.only_emails,
     )
 
 

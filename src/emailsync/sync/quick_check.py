@@ -432,6 +432,11 @@ def _record(db: sqlite3.Connection, stored: _Stored) -> None:
             (AccountState.ACTIVE.value, now, account_id, *sorted(USER_HELD_STATES)),
         )
         db.execute("UPDATE accounts SET last_sync_at = ? WHERE id = ?", (now, account_id))
+        db.execute(  # each folder the pass looked at, as account_sync._pass writes it
+            "UPDATE folders SET last_sync_at = ?, last_error = NULL "
+            "WHERE account_id = ? AND uidvalidity IS NOT NULL",
+            (now, account_id),
+        )
     except BaseException:
         db.execute("ROLLBACK")
         raise

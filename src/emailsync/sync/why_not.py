@@ -27,7 +27,6 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 
 import sqlalchemy as sa
 
@@ -41,7 +40,7 @@ from emailsync.domain.conditions import (
     selected_folders,
 )
 from emailsync.domain.model import FetchedMessage, ServerFolder
-from emailsync.domain.screening import KeptOut, kept_out
+from emailsync.domain.screening import KeptOut, Reason, kept_out
 from emailsync.errors import UsageError
 from emailsync.imap.protocol import ImapSession
 from emailsync.mime.parse import parse_header_summary, parse_safely
@@ -53,18 +52,6 @@ from emailsync.store.tables import folders as folders_table
 from emailsync.store.tables import message_locations, messages
 
 MAX_HITS = 50
-
-
-class Reason(StrEnum):
-    STORED = "stored"
-    FOLDER_NOT_SELECTED = "folder_not_selected"
-    JUNK_TRASH_DRAFTS = "junk_trash_drafts"
-    OUTSIDE_WINDOW = "outside_window"
-    BLOCKED = "blocked"
-    NOT_A_CONTACT = "not_a_contact"
-    PARSE_DEFECT = "parse_defect"
-    NOT_SYNCED_YET = "not_synced_yet"
-    KEPT_OUT_EARLIER = "kept_out_earlier"
 
 
 @dataclass(frozen=True, slots=True)
