@@ -66,3 +66,12 @@ def sqlite_harness(
 ) -> Harness:
     """The default installation only: for tests about the SQLite file itself."""
     return Harness(monkeypatch, tmp_path / "data", None, dovecot.cafile)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new store's URL, once SQLite and once PostgreSQL: for tests of SQL of our own
+    that go below the CLI (support/store.py's bare_store)."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'db.sqlite'}"

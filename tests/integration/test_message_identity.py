@@ -25,13 +25,13 @@ from emailsync.domain.threading import MessageNode, group
 from emailsync.mime.fingerprint import fingerprint
 from emailsync.mime.parse import parse_safely
 from emailsync.store import messages as message_store
-from emailsync.store.db import create_engine, upgrade
 from emailsync.store.messages import SHARED_ID_DEFECT
 from emailsync.store.raw import raw_digest
-from emailsync.store.tables import accounts, folders, messages, users
+from emailsync.store.tables import messages
 from support.dovecot import DovecotServer
 from support.harness import Harness
 from support.mail import make_message
+from support.store import bare_store
 
 NOW = datetime.now(UTC)
 DAYS = timedelta(days=1)
@@ -101,39 +101,7 @@ def test_an_id_two_messages_carry_joins_no_thread() -> None:
 
 def _engine(url: str) -> tuple[sa.Engine, int, int]:
     """A store with one user, account and folder."""
-    engine = create_engine(url)
-    upgrade(engine)
-    with engine.begin() as conn:
-        user = conn.execute(users.insert().values(email="u@x", created_at=T0))
-        account = conn.execute(
-            accounts.insert().values(
-                user_id=user.inserted_primary_key[0],
-                email="me@example.com",
-                imap_host="h",
-                imap_port=1,
-                imap_security="ssl",
-                username="me",
-                password_secret="",
-                aliases=[],
-                sync_from="3m",
-                past_scope="all",
-                folders=[],
-                future_mode="selected",
-                track_opens=True,
-                track_links=True,
-                state="active",
-                created_at=T0,
-            )
-        ).inserted_primary_key[0]
-        folder = conn.execute(folders.insert().values(account_id=account, name="INBOX"))
-    return engine, account, folder.inserted_primary_key[0]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        return str(request.getfixturevalue("postgres_url"))
-    return f"sqlite:///{tmp_path / 'db.sqlite'}"
+    return bare_store(url, email="me@example.com")
 
 
 def new_message(raw: bytes, uid: int) -> message_store.NewMessage:

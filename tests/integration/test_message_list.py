@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from emailsync.domain.model import Address, FetchedMessage, ParsedMessage, Participants
 from emailsync.store import message_list
 from emailsync.store import messages as message_store
-from emailsync.store.db import create_engine, reading, upgrade
+from emailsync.store.db import reading
 from emailsync.store.raw import raw_digest
-from emailsync.store.tables import accounts, folders, users
 from support.dovecot import DovecotServer
 from support.harness import Harness
 from support.mail import make_message
+from support.store import bare_store
 
 NOW = datetime.now(UTC)
 DAYS = timedelta(days=1)
@@ -106,35 +106,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def _store(path: Path, count: int) -> tuple[sa.Engine, int]:
     """A SQLite store with `count` messages written through the sync's batch write."""
-    engine = create_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    with engine.begin() as conn:
-        uid = conn.execute(users.insert().values(email="u@x", created_at=T0)).inserted_primary_key[
-            0
-        ]
-        account = conn.execute(
-            accounts.insert().values(
-                user_id=uid,
-                email="me@x",
-                imap_host="h",
-                imap_port=1,
-                imap_security="ssl",
-                username="me",
-                password_secret="",
-                aliases=[],
-                sync_from="3m",
-                past_scope="all",
-                folders=[],
-                future_mode="selected",
-                track_opens=True,
-                track_links=True,
-                state="active",
-                created_at=T0,
-            )
-        ).inserted_primary_key[0]
-        folder = conn.execute(
-            folders.insert().values(account_id=account, name="INBOX")
-        ).inserted_primary_key[0]
+    engine, account, folder = bare_store(f"sqlite:///{path}")
     for start in range(0, count, 1000):
         batch = []
         for n in range(start, min(start + 1000, count)):

@@ -16,9 +16,9 @@ from emailsync.domain.model import Address, FetchedMessage, ParsedMessage, Parti
 from emailsync.domain.threading import MessageNode, group, subject_key
 from emailsync.store import messages as message_store
 from emailsync.store import threads
-from emailsync.store.db import create_engine, upgrade
 from emailsync.store.raw import raw_digest
-from emailsync.store.tables import accounts, folders, messages, users
+from emailsync.store.tables import accounts, folders, messages
+from support.store import bare_store
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 IDS = [f"m{i}@x" for i in range(10)]
@@ -26,42 +26,7 @@ IDS = [f"m{i}@x" for i in range(10)]
 
 def _engine(where: Path | str) -> tuple[sa.Engine, int, int]:
     """A store with one user, account and folder: `where` a SQLite file or a database URL."""
-    engine = create_engine(where if isinstance(where, str) else f"sqlite:///{where}")
-    upgrade(engine)
-    with engine.begin() as conn:
-        uid = conn.execute(users.insert().values(email="u@x", created_at=T0)).inserted_primary_key[
-            0
-        ]
-        account = conn.execute(
-            accounts.insert().values(
-                user_id=uid,
-                email="me@x",
-                imap_host="h",
-                imap_port=1,
-                imap_security="ssl",
-                username="me",
-                password_secret="",
-                aliases=[],
-                sync_from="3m",
-                past_scope="all",
-                folders=[],
-                future_mode="selected",
-                track_opens=True,
-                track_links=True,
-                state="active",
-                created_at=T0,
-            )
-        ).inserted_primary_key[0]
-        folder = conn.execute(folders.insert().values(account_id=account, name="INBOX"))
-    return engine, account, folder.inserted_primary_key[0]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The looked-up threads are SQL of their own: run those tests on both stores."""
-    if request.param == "postgres":
-        return str(request.getfixturevalue("postgres_url"))
-    return f"sqlite:///{tmp_path / 'db.sqlite'}"
+    return bare_store(where if isinstance(where, str) else f"sqlite:///{where}")
 
 
 @st.composite
