@@ -19,6 +19,7 @@ from emailsync.domain.conditions import (
 from emailsync.domain.states import AccountState
 from emailsync.domain.window import SyncFrom
 from emailsync.errors import UsageError
+from emailsync.services.accounts import retry_words
 from emailsync.services.users import find_user
 from emailsync.store import accounts as account_store
 from emailsync.store import messages as message_store
@@ -333,9 +334,6 @@ def _status(args: argparse.Namespace) -> None:
         return
     print(f"{account.email} (account {account.id}): {account.state}")
     print(f"  last sync: {data['last_sync_at'] or 'never'}")
-    from emailsync.domain.states import AccountState
-    from emailsync.services.accounts import retry_words
-
     if account.state == AccountState.RETRYING or account.retry_at is not None:
         print(f"  {retry_words(account)}")  # the countdown as of now, not of the failure
     elif account.last_error:

@@ -11,7 +11,10 @@ import argparse
 from typing import Any
 
 from emailsync.commands.common import context, print_json, table
+from emailsync.domain.states import AccountState
+from emailsync.store import accounts as account_store
 from emailsync.store.db import reading
+from emailsync.sync.why_not import Hit, why_not
 
 
 def register(messages: Any) -> None:
@@ -26,10 +29,6 @@ def register(messages: Any) -> None:
 
 
 def why_not_command(args: argparse.Namespace) -> None:
-    from emailsync.domain.states import AccountState
-    from emailsync.store import accounts as account_store
-    from emailsync.sync.why_not import Hit, why_not
-
     settings, engine = context()
     with reading(engine) as conn:
         if args.account:
