@@ -46,6 +46,12 @@ class Account:
     progress_total: int = 0
     failing_since: datetime | None = None  # state "retrying": since when passes fail
     retry_at: datetime | None = None  # and when the next attempt starts
+    smtp_username: str | None = None  # None: the IMAP username
+    smtp_password_secret: str | None = None  # None: the IMAP password
+    smtp_max_size: int | None = None  # the SMTP server's SIZE limit, as last announced
+    provider_files_sent: bool = False  # the provider files sent mail in Sent itself
+    two_way: bool = False  # CRM read/unread/archive/delete act on the mailbox
+    archive_folder: str | None = None  # None: the folder with the \Archive role
 
     @property
     def own_emails(self) -> frozenset[str]:
@@ -102,6 +108,12 @@ def _account(row: sa.Row) -> Account:
         progress_total=row.progress_total,
         failing_since=row.failing_since,
         retry_at=row.retry_at,
+        smtp_username=row.smtp_username,
+        smtp_password_secret=row.smtp_password_secret,
+        smtp_max_size=row.smtp_max_size,
+        provider_files_sent=row.provider_files_sent,
+        two_way=row.two_way,
+        archive_folder=row.archive_folder,
     )
 
 

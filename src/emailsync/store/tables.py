@@ -174,6 +174,17 @@ accounts = sa.Table(
     sa.Column("smtp_security", sa.String(10)),
     sa.Column("username", sa.String(320), nullable=False),
     sa.Column("password_secret", sa.Text, nullable=False),
+    # SMTP login when it differs from the IMAP one (NULL: the IMAP username / password)
+    sa.Column("smtp_username", sa.String(320)),
+    sa.Column("smtp_password_secret", sa.Text),
+    # the SMTP server's SIZE limit in bytes (RFC 1870) as last announced; NULL: unknown
+    sa.Column("smtp_max_size", sa.BigInteger),
+    # the provider files a copy of sent mail in Sent itself (Gmail, Microsoft 365):
+    # emailsync must not APPEND a second one
+    sa.Column("provider_files_sent", sa.Boolean, nullable=False, server_default=sa.false()),
+    # two-way: read/unread/archive/delete in the CRM act on the mailbox (opt-in)
+    sa.Column("two_way", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("archive_folder", sa.String(500)),  # NULL: the folder with the \Archive role
     sa.Column("aliases", sa.JSON, nullable=False),
     # sync conditions (domain.conditions.SyncConditions)
     sa.Column("sync_from", sa.String(4), nullable=False),
@@ -387,4 +398,98 @@ blocked_addresses = sa.Table(
     ),
     sa.Column("pattern", sa.String(320), primary_key=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# Mail sent from the CRM, one row per message (send/outbox.py holds the state machine).
+# `wire` is what SMTP gets (tracking in its HTML, no Bcc header); `copy` what the Sent
+# folder gets (no tracking; NULL when the provider files sent mail itself). `state`:
+# queued → sending (committed right before DATA) → sent | failed | unknown; a row left in
+# `sending` by a dead process is decided by looking for its Message-ID in Sent, never by
+# sending again. `message_pk` is the CRM message the send created (the user's view of it).
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "account_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("message_pk", sa.Integer, sa.ForeignKey("messages.id", ondelete="SET NULL")),
+    sa.Column("message_id", sa.String(1000), nullable=False),  # without <>
+    sa.Column("subject", sa.Text, nullable=False, server_default=""),
+    sa.Column("envelope_from", sa.String(320), nullable=False),
+    sa.Column("recipients", sa.JSON, nullable=False),  # RCPT TO: to + cc + bcc
+    sa.Column("wire", sa.LargeBinary),
+    sa.Column("copy", sa.LargeBinary),
+    # pending | done | provider (the provider files it) | none (nowhere to put it)
+    sa.Column("copy_state", sa.String(10), nullable=False, server_default="pending"),
+    sa.Column("track_opens", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("track_links", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("state", sa.String(10), nullable=False),  # queued|sending|sent|failed|unknown
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("next_attempt_at", UtcDateTime()),
+    # which process works on the row (host:pid:start), so a dead one's claim can be told
+    sa.Column("claimed_by", sa.String(200)),
+    sa.Column("claimed_at", UtcDateTime()),
+    sa.Column("attempt_started_at", UtcDateTime()),  # when the row entered `sending`
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("sent_at", UtcDateTime()),
+    sa.UniqueConstraint("account_id", "message_id"),
+    sa.Index(None, "state", "next_attempt_at"),
+    sa.Index(None, "message_pk"),
+)
+
+# The links of a sent message's HTML that were rewritten for click tracking: a click
+# token names a row, and the redirect goes to its `url` only.
+tracked_links = sa.Table(
+    "tracked_links",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "outbox_id", sa.Integer, sa.ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Index(None, "outbox_id"),
+)
+
+# Opens and clicks of sent mail. `automated`: not a person (an image proxy, a link
+# scanner, a HEAD request, a fetch right after sending), with the reason in words.
+tracking_events = sa.Table(
+    "tracking_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "outbox_id", sa.Integer, sa.ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("kind", sa.String(5), nullable=False),  # open | click
+    sa.Column("link_id", sa.Integer, sa.ForeignKey("tracked_links.id", ondelete="CASCADE")),
+    sa.Column("at", UtcDateTime(), nullable=False),
+    sa.Column("ip", sa.String(45), nullable=False, server_default=""),
+    sa.Column("user_agent", sa.String(500), nullable=False, server_default=""),
+    sa.Column("automated", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("automated_reason", sa.String(100), nullable=False, server_default=""),
+    sa.Index(None, "outbox_id"),
+)
+
+# Two-way: what the user did to a message in the CRM, to be done in the mailbox
+# (send/actions.py applies them, each once; repeating one is harmless).
+mailbox_actions = sa.Table(
+    "mailbox_actions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "account_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column(
+        "message_pk", sa.Integer, sa.ForeignKey("messages.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("action", sa.String(10), nullable=False),  # read | unread | archive | delete
+    sa.Column("target_folder", sa.String(500)),  # archive/delete: where it goes
+    sa.Column("state", sa.String(10), nullable=False),  # queued | done | failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("next_attempt_at", UtcDateTime()),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("done_at", UtcDateTime()),
+    sa.Index(None, "account_id", "state"),
 )
