@@ -3,7 +3,11 @@
 SQLite is the default (one file in the data directory, WAL so readers never block the
 sync writer); PostgreSQL when EMAILSYNC_DATABASE_URL says so. Migrations run on open:
 a cheap look at alembic_version first, so a CLI call that finds the schema current
-never imports Alembic.
+never imports Alembic. Several processes may open a fresh database at once (workers
+started together): the migration runs under a database-wide lock, PostgreSQL's
+transaction-level advisory lock or SQLite's write lock (BEGIN IMMEDIATE), and Alembic
+reads alembic_version again once it holds it, so a process that waited finds the schema
+current and does nothing.
 """
 
 from __future__ import annotations
@@ -89,6 +93,10 @@ def current_revision(engine: sa.Engine) -> str | None:
         return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
+# The advisory lock's key: any constant of our own ("emailsync" in ASCII, in 63 bits).
+MIGRATION_LOCK = 0x656D61696C73796E
+
+
 def upgrade(engine: sa.Engine) -> None:
     """Bring the schema to the newest migration; a no-op when it is there already."""
     if current_revision(engine) == head_revision():
@@ -98,7 +106,10 @@ def upgrade(engine: sa.Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE, the write lock (see above)
+        if conn.dialect.name == "postgresql":
+            # held to the end of the transaction; a second process waits here
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
 
